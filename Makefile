@@ -1,0 +1,41 @@
+SHELL := /bin/bash
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANIFEST := transforms/target/manifest.json
+DBT_SOURCES := $(shell find transforms -path transforms/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
+
+.PHONY: install demo test ui lint manifest clean
+
+install: $(STAMP) $(MANIFEST)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# dagster-dbt reads the dbt manifest when the code location loads; it is built here, never committed.
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/python -c "from orchestration.lib.env import configure_environment; configure_environment(); \
+	from orchestration.lib.dbt_project import ensure_manifest; ensure_manifest()"
+	touch $(MANIFEST)
+
+manifest: $(MANIFEST)
+
+demo: install
+	$(BIN)/tailor demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+ui: install
+	$(BIN)/tailor ui
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf .tailor transforms/target transforms/logs

@@ -1,0 +1,279 @@
+"""Validation onto the data contract: valid rows are kept, invalid rows are quarantined with a reason.
+
+Adapters (`ml.sources.online_retail`, `rees46`, `files`, `synthetic`) only *map* a source's columns onto
+the contract names; every check lives here, so every source is held to the same rules and
+`raw = loaded + quarantined` holds for each table by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from ml.schema import (
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    PRODUCT_COLUMNS,
+    QUARANTINE_COLUMNS,
+    RAW_TABLES,
+)
+
+# Clocks drift; an event a few minutes "ahead" of the loader is not an error.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """What an adapter returns: contract column names, values not yet checked or typed."""
+
+    name: str
+    events: pd.DataFrame
+    products: pd.DataFrame = field(default_factory=pd.DataFrame)
+    customers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class ValidatedSource:
+    """Typed, contract-conformant tables plus the quarantined rows and the counts that tie them."""
+
+    name: str
+    events: pd.DataFrame
+    products: pd.DataFrame
+    customers: pd.DataFrame
+    quarantine: pd.DataFrame
+    as_of: datetime  # the reference "now" of this load: recency and splits are relative to it
+    raw_counts: dict[str, int]
+
+    def loaded_counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in RAW_TABLES}
+
+    def quarantine_counts(self) -> dict[str, dict[str, int]]:
+        """{table: {reason: rows}}: what governance reads."""
+        counts: dict[str, dict[str, int]] = {name: {} for name in RAW_TABLES}
+        grouped = self.quarantine.groupby(["table_name", "reason"]).size()
+        for (table, reason), n in grouped.items():
+            counts[str(table)][str(reason)] = int(n)
+        return counts
+
+
+class _Rows:
+    """Collects the first failing reason per row of one table while checks run in order."""
+
+    def __init__(self, table: str, frame: pd.DataFrame):
+        self.table = table
+        self.frame = frame
+        self.reason = pd.Series(pd.NA, index=frame.index, dtype="string")
+        self.detail = pd.Series(pd.NA, index=frame.index, dtype="string")
+
+    def flag(self, mask: pd.Series, reason: str, detail: str | pd.Series) -> None:
+        new = mask.fillna(False).astype(bool) & self.reason.isna()
+        self.reason[new] = reason
+        self.detail[new] = detail[new] if isinstance(detail, pd.Series) else detail
+
+    @property
+    def valid(self) -> pd.Series:
+        return self.reason.isna()
+
+    def quarantined(self) -> pd.DataFrame:
+        bad = ~self.valid
+        if not bad.any():
+            return _empty(QUARANTINE_COLUMNS)
+        shown = self.frame.loc[bad].drop(columns=["rejected_reason"], errors="ignore")
+        records = shown.to_json(orient="records", lines=True, date_format="iso")
+        return pd.DataFrame(
+            {
+                "table_name": self.table,
+                "row_number": np.flatnonzero(bad.to_numpy()),
+                "reason": self.reason[bad].to_numpy(),
+                "detail": self.detail[bad].to_numpy(),
+                "record": records.strip().split("\n"),
+            }
+        ).astype(QUARANTINE_COLUMNS)
+
+
+def validate_source(raw: RawSource, now: datetime | None = None) -> ValidatedSource:
+    """Check every table against the contract. `now` (UTC) bounds timestamps; default: wall clock."""
+    now = now or datetime.utcnow()
+    events, events_rows = _validate_events(raw.events, now)
+    products, products_rows = _validate_products(raw.products, now)
+    customers, customers_rows = _validate_customers(raw.customers, now)
+    quarantine = pd.concat(
+        [r.quarantined() for r in (events_rows, products_rows, customers_rows)], ignore_index=True
+    )
+    as_of = events["occurred_at"].max() if len(events) else pd.Timestamp(now)
+    return ValidatedSource(
+        name=raw.name,
+        events=events,
+        products=products,
+        customers=customers,
+        quarantine=quarantine.astype(QUARANTINE_COLUMNS),
+        as_of=pd.Timestamp(as_of).to_pydatetime(),
+        raw_counts={
+            "events": len(raw.events),
+            "products": len(raw.products),
+            "customers": len(raw.customers),
+        },
+    )
+
+
+def content_event_ids(frame: pd.DataFrame) -> pd.Series:
+    """A deterministic event id from a row's content, for sources that have none.
+
+    Two identical rows get the same id, so an exact repeat is quarantined as a duplicate event.
+    """
+    # pandas' row hash is seeded with a fixed key: stable across runs and machines.
+    hashed = pd.util.hash_pandas_object(frame.astype("string"), index=False)
+    return pd.Series([f"{h:016x}" for h in hashed.to_numpy()], index=frame.index, dtype="string")
+
+
+def _validate_events(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, _Rows]:
+    frame = _with_columns(frame.reset_index(drop=True), EVENT_COLUMNS)
+    rows = _Rows("events", frame)
+    # Adapters mark rows they know are not events of the contract (fees, adjustments) this way.
+    if "rejected_reason" in frame:
+        rows.flag(frame["rejected_reason"].notna(), "not_a_product", frame["rejected_reason"])
+    ids = {c: _clean_string(frame[c]) for c in ("event_id", "user_id", "item_id")}
+    for column, values in ids.items():
+        rows.flag(values.isna(), "missing_id", f"{column} is empty")
+    event_type = _clean_string(frame["event_type"]).str.lower()
+    rows.flag(
+        ~event_type.isin(EVENT_TYPES),
+        "unknown_event_type",
+        "event_type " + event_type.fillna("<empty>") + " is not one of " + ", ".join(EVENT_TYPES),
+    )
+    occurred_at = parse_timestamps(frame["occurred_at"])
+    rows.flag(occurred_at.isna(), "unparsable_timestamp", "occurred_at is empty or not a time")
+    rows.flag(
+        occurred_at > pd.Timestamp(now + FUTURE_TOLERANCE),
+        "future_timestamp",
+        f"occurred_at is after the load time {now:%Y-%m-%dT%H:%M:%SZ}",
+    )
+    quantity = _numbers(frame["quantity"], "quantity", rows)
+    price = _numbers(frame["price"], "price", rows)
+    dwell = _numbers(frame["dwell_seconds"], "dwell_seconds", rows)
+    rows.flag(quantity < 0, "negative_quantity", "quantity is below zero")
+    rows.flag(price < 0, "negative_price", "price is below zero")
+    rows.flag(dwell < 0, "negative_quantity", "dwell_seconds is below zero")
+    # Duplicates are judged among rows that are otherwise valid: the first valid one is kept.
+    repeated = ids["event_id"].where(rows.valid).duplicated(keep="first") & ids["event_id"].notna()
+    rows.flag(repeated, "duplicate_event", "event_id " + ids["event_id"].fillna("") + " seen before")
+
+    typed = frame.assign(
+        **ids,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        quantity=quantity.round().astype("Int64"),
+        price=price,
+        dwell_seconds=dwell,
+        session_id=_clean_string(frame["session_id"]),
+        order_id=_clean_string(frame["order_id"]),
+        placement=_clean_string(frame["placement"]),
+        request_id=_clean_string(frame["request_id"]),
+    )
+    return _typed(typed.loc[rows.valid], EVENT_COLUMNS), rows
+
+
+def _validate_products(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, _Rows]:
+    frame = _with_columns(frame.reset_index(drop=True), PRODUCT_COLUMNS)
+    rows = _Rows("products", frame)
+    item_id = _clean_string(frame["item_id"])
+    rows.flag(item_id.isna(), "missing_id", "item_id is empty")
+    created_at = parse_timestamps(frame["created_at"])
+    rows.flag(
+        created_at.isna() & frame["created_at"].notna(),
+        "unparsable_timestamp",
+        "created_at is not a time",
+    )
+    price = _numbers(frame["price"], "price", rows)
+    rows.flag(price < 0, "negative_price", "price is below zero")
+    repeated = item_id.where(rows.valid).duplicated(keep="first") & item_id.notna()
+    rows.flag(repeated, "duplicate_id", "item_id " + item_id.fillna("") + " seen before")
+    typed = frame.assign(
+        item_id=item_id,
+        title=_clean_string(frame["title"]),
+        description=_clean_string(frame["description"]),
+        category_path=_clean_string(frame["category_path"]),
+        brand=_clean_string(frame["brand"]),
+        price=price,
+        in_stock=_booleans(frame["in_stock"]),
+        created_at=created_at,
+    )
+    return _typed(typed.loc[rows.valid], PRODUCT_COLUMNS), rows
+
+
+def _validate_customers(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, _Rows]:
+    frame = _with_columns(frame.reset_index(drop=True), CUSTOMER_COLUMNS)
+    rows = _Rows("customers", frame)
+    user_id = _clean_string(frame["user_id"])
+    rows.flag(user_id.isna(), "missing_id", "user_id is empty")
+    times = {}
+    for column in ("first_seen_at", "consent_personalization_at", "consent_marketing_at"):
+        times[column] = parse_timestamps(frame[column])
+        rows.flag(
+            times[column].isna() & frame[column].notna(),
+            "unparsable_timestamp",
+            f"{column} is not a time",
+        )
+    repeated = user_id.where(rows.valid).duplicated(keep="first") & user_id.notna()
+    rows.flag(repeated, "duplicate_id", "user_id " + user_id.fillna("") + " seen before")
+    typed = frame.assign(
+        user_id=user_id,
+        **times,
+        country=_clean_string(frame["country"]),
+        age_band=_clean_string(frame["age_band"]),
+        gender=_clean_string(frame["gender"]),
+        consent_personalization=_booleans(frame["consent_personalization"]),
+        consent_marketing=_booleans(frame["consent_marketing"]),
+    )
+    return _typed(typed.loc[rows.valid], CUSTOMER_COLUMNS), rows
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """ISO-8601 strings (any offset) or epoch seconds -> naive UTC; anything else -> NaT."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values, utc=True)
+    else:
+        as_number = pd.to_numeric(values, errors="coerce")
+        parsed = pd.to_datetime(values.where(as_number.isna()), utc=True, errors="coerce",
+                                format="ISO8601")
+        from_epoch = pd.to_datetime(as_number, unit="s", utc=True, errors="coerce")
+        parsed = parsed.where(as_number.isna(), from_epoch)
+    return parsed.dt.tz_convert(None).astype("datetime64[us]")
+
+
+def _numbers(values: pd.Series, column: str, rows: _Rows) -> pd.Series:
+    number = pd.to_numeric(values, errors="coerce").astype("float64")
+    rows.flag(number.isna() & values.notna() & (values.astype("string").str.strip() != ""),
+              "invalid_number", f"{column} is not a number")
+    return number
+
+
+def _booleans(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    text = values.astype("string").str.strip().str.lower()
+    mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    return text.map(mapping).astype("boolean")
+
+
+def _clean_string(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _with_columns(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    missing = {c: pd.Series(pd.NA, index=frame.index, dtype="object") for c in columns
+               if c not in frame.columns}
+    return frame.assign(**missing) if missing else frame
+
+
+def _typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    return frame[list(columns)].astype(columns).reset_index(drop=True)
+
+
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})

@@ -1,0 +1,52 @@
+"""A terse progress logger for the command line: one line per step and per check."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import dagster as dg
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None:
+            return
+        kind, step = event.event_type_value, meta.get("step_key") or ""
+        if kind == "STEP_START":
+            self.started[step] = time.monotonic()
+            line = f"  ... {step}"
+        elif kind == "STEP_SUCCESS":
+            line = f"  ok  {step} ({time.monotonic() - self.started.get(step, time.monotonic()):.1f} s)"
+        elif kind == "STEP_FAILURE":
+            line = f"  FAILED {step}: {event.step_failure_data.error.message.strip()[:500]}"
+        elif kind == "STEP_SKIPPED":
+            line = f"  skipped {step} (an upstream step or blocking check failed)"
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            verdict = "pass" if evaluation.passed else "FAIL"
+            line = f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: {verdict}"
+        else:
+            return
+        print(line, file=sys.stderr, flush=True)
+
+
+@dg.logger(description="One line per step, check and failure, for the tailor CLI.")
+def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    logger = logging.getLogger("tailor.progress")
+    logger.setLevel(logging.DEBUG)
+    logger.handlers = [_ProgressHandler()]
+    logger.propagate = False
+    return logger
+
+
+@dg.definitions
+def loggers() -> dg.Definitions:
+    return dg.Definitions(loggers={"console": dg.colored_console_logger, "progress": progress_logger})

@@ -1,0 +1,87 @@
+"""Where Tailor keeps its state, and the process environment every entry point needs.
+
+All state (DuckDB warehouse, Dagster home, BentoML home, reports) lives under one directory,
+`TAILOR_HOME` (default: `.tailor/` in the checkout), so two homes never touch each other. This is the
+only module that reads the environment; entry points call `configure_environment()` first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# No machine here reaches the internet and a shop's may not either: every tool's telemetry is off.
+TELEMETRY_OFF = {
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",  # Evidently (and any tool following the convention)
+    # implicit runs its own OpenMP threads; BLAS threads on top of them only slow it down.
+    "OPENBLAS_NUM_THREADS": "1",
+}
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1   # DuckDB allows one writer: every step that writes uses pool "duckdb"
+"""
+
+
+@dataclass(frozen=True)
+class TailorHome:
+    root: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def dagster(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def bentoml(self) -> Path:
+        return self.root / "bentoml"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.reports / "data_docs"
+
+    @property
+    def dbt_logs(self) -> Path:
+        return self.root / "dbt" / "logs"
+
+
+def tailor_home() -> TailorHome:
+    return TailorHome(Path(os.environ.get("TAILOR_HOME", REPO_ROOT / ".tailor")).resolve())
+
+
+def configure_environment(home: TailorHome | None = None) -> TailorHome:
+    """Create the home's folders and point every library at them (idempotent)."""
+    home = home or tailor_home()
+    for folder in (home.dagster, home.bentoml, home.reports, home.dbt_logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    dagster_yaml = home.dagster / "dagster.yaml"
+    if not dagster_yaml.exists():
+        dagster_yaml.write_text(DAGSTER_YAML)
+    os.environ.update(TELEMETRY_OFF)
+    os.environ.update(
+        {
+            "TAILOR_HOME": str(home.root),
+            "TAILOR_DUCKDB_PATH": str(home.warehouse),
+            "DAGSTER_HOME": str(home.dagster),
+            "BENTOML_HOME": str(home.bentoml),
+            "DBT_LOG_PATH": str(home.dbt_logs),
+        }
+    )
+    return home
