@@ -111,7 +111,7 @@ def ml_item_features_suite(p: SuiteParams) -> gx.ExpectationSuite:
         "ml_item_features",
         gxe.ExpectTableRowCountToBeBetween(min_value=p.min_items),
         gxe.ExpectColumnValuesToBeUnique(column="item_id"),
-        gxe.ExpectColumnValuesToBeBetween(column="popularity", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="popularity_score", min_value=0),
         gxe.ExpectColumnValuesToBeBetween(column="conversion_rate", min_value=0, max_value=1),
         gxe.ExpectColumnValuesToBeInSet(column="price_band", value_set=list(PRICE_BANDS)),
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from orchestration.lib.env import REPO_ROOT, TailorHome, configure_environment
+from orchestration.lib.env import REPO_ROOT, TailorHome, configure_environment, tailor_home
 
 SOURCES = ("synthetic", "online-retail", "rees46", "files")
 
@@ -113,12 +114,15 @@ def run_pipeline(raw_shop_data_config: dict) -> bool:
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("build_tailor_job")
-    result = job.execute_in_process(
-        run_config={"ops": {"raw_shop_data": {"config": raw_shop_data_config}},
-                    "loggers": {"progress": {}}},
-        instance=dg.DagsterInstance.get(),
-        raise_on_error=False,
-    )
+    # dagster-dbt echoes dbt's log to stdout; the terminal gets the progress lines instead.
+    log_path = tailor_home().dbt_logs / "dbt_stdout.log"
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            run_config={"ops": {"raw_shop_data": {"config": raw_shop_data_config}},
+                        "loggers": {"progress": {}}},
+            instance=dg.DagsterInstance.get(),
+            raise_on_error=False,
+        )
     return result.success
 
 
@@ -130,7 +134,7 @@ def collect_status(home: TailorHome) -> dict:
     if home.warehouse.exists():
         import duckdb
 
-        con = duckdb.connect(str(home.warehouse), read_only=True)
+        con = duckdb.connect(str(home.warehouse))
         try:
             tables = con.execute(
                 "select table_schema, table_name from information_schema.tables "

@@ -4,7 +4,6 @@ A failing suite fails its check with severity ERROR, and Dagster then skips ever
 so training and deployment never see data that broke a suite; whatever was built before keeps serving.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

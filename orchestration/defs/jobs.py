@@ -1,6 +1,5 @@
 """Jobs: what a data engineer launches, and what the CLI runs."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Bindings of resource keys to this home's warehouse, dbt project and report folder."""
 
-from __future__ import annotations
 
 import dagster as dg
 from dagster_dbt import DbtCliResource

@@ -8,6 +8,7 @@ only module that reads the environment; entry points call `configure_environment
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,10 @@ def configure_environment(home: TailorHome | None = None) -> TailorHome:
     if not dagster_yaml.exists():
         dagster_yaml.write_text(DAGSTER_YAML)
     os.environ.update(TELEMETRY_OFF)
+    # dagster-dbt runs `dbt` as a subprocess: the one installed beside this interpreter.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.environ.update(
         {
             "TAILOR_HOME": str(home.root),

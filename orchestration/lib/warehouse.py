@@ -11,13 +11,17 @@ import pandas as pd
 
 
 class DuckDBWarehouse(dg.ConfigurableResource):
-    """A DuckDB file. DuckDB allows one writer at a time: writing steps share pool "duckdb"."""
+    """A DuckDB file. DuckDB allows one writing process at a time: steps share pool "duckdb".
+
+    Connections are always read-write: within one process DuckDB refuses a read-only connection
+    to a file that dbt-duckdb (row counts) or another step already holds open read-write.
+    """
 
     path: str
 
     @contextmanager
-    def connect(self, read_only: bool = False):
-        connection = duckdb.connect(self.path, read_only=read_only)
+    def connect(self):
+        connection = duckdb.connect(self.path)
         try:
             yield connection
         finally:
@@ -35,11 +39,11 @@ class DuckDBWarehouse(dg.ConfigurableResource):
             con.execute("commit")
 
     def read_table(self, relation: str) -> pd.DataFrame:
-        with self.connect(read_only=True) as con:
+        with self.connect() as con:
             return con.execute(f"select * from {relation}").df()
 
     def query(self, sql: str) -> pd.DataFrame:
-        with self.connect(read_only=True) as con:
+        with self.connect() as con:
             return con.execute(sql).df()
 
     def as_of(self) -> datetime:
@@ -47,7 +51,7 @@ class DuckDBWarehouse(dg.ConfigurableResource):
         return pd.Timestamp(self.query("select as_of from raw.load_info")["as_of"].iloc[0]).to_pydatetime()
 
     def row_counts(self) -> dict[str, int]:
-        with self.connect(read_only=True) as con:
+        with self.connect() as con:
             tables = con.execute(
                 "select table_schema, table_name from information_schema.tables "
                 "where table_type = 'BASE TABLE' order by 1, 2"

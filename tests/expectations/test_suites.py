@@ -35,7 +35,7 @@ def mart_frames() -> dict[str, pd.DataFrame]:
             "top_category": ["home", "toys", None, "home", "garden", "toys"],
         }),
         "ml_item_features": pd.DataFrame({
-            "item_id": ["i0", "i1", "i2", "i3"], "popularity": [10.0, 3, 0, 1],
+            "item_id": ["i0", "i1", "i2", "i3"], "popularity_score": [10.0, 3, 0, 1],
             "conversion_rate": [0.1, 0.5, 0.0, 1.0],
             "price_band": ["budget", "mid", "premium", "mid"],
         }),
@@ -87,7 +87,7 @@ def test_mart_suites_pass_on_good_features(table):
         ("ml_user_features", lambda f: f.assign(segment="vip"), "segment"),
         ("ml_user_features", lambda f: f.assign(top_category=None), "top_category"),
         ("ml_user_features", lambda f: f.assign(recency_score=7), "recency_score"),
-        ("ml_item_features", lambda f: f.assign(popularity=-f["popularity"] - 1), "popularity"),
+        ("ml_item_features", lambda f: f.assign(popularity_score=-f["popularity_score"] - 1), "popularity_score"),
         ("ml_item_features", lambda f: f.assign(price_band="luxury"), "price_band"),
     ],
 )

@@ -1,6 +1,5 @@
 """Ingest: a shop's source onto the data contract, into the warehouse's `raw` schema."""
 
-from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime

@@ -1,12 +1,11 @@
 """Transforms: the dbt project, one Dagster asset per model, its tests as asset checks."""
 
-from __future__ import annotations
-
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model
 
 from orchestration.lib.dbt_project import transforms_project
 from orchestration.lib.translator import TailorDbtTranslator
+from orchestration.lib.warehouse import DuckDBWarehouse
 
 
 @dbt_assets(
@@ -14,8 +13,19 @@ from orchestration.lib.translator import TailorDbtTranslator
     dagster_dbt_translator=TailorDbtTranslator(),
     pool="duckdb",
 )
-def transforms_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+def transforms_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
+):
+    # The dbt process holds the DuckDB file while it runs, so row counts are read once it is done
+    # (dagster-dbt's own fetch_row_counts opens a second, incompatible in-process connection).
+    events = list(dbt.cli(["build"], context=context).stream())
+    counts = warehouse.row_counts()
+    for event in events:
+        if isinstance(event, dg.Output | dg.AssetMaterialization):
+            relation = f"main.{event.output_name if isinstance(event, dg.Output) else ''}"
+            if relation in counts:
+                event = event.with_metadata({**event.metadata, "dagster/row_count": counts[relation]})
+        yield event
 
 
 def mart_key(model: str) -> dg.AssetKey:
