@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from orchestration.lib.env import REPO_ROOT, TailorHome, configure_environment, tailor_home
+from orchestration.lib.env import REPO_ROOT, TailorHome, configure_environment
 
 SOURCES = ("synthetic", "online-retail", "rees46", "files")
 
@@ -95,35 +94,15 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
         "synthetic_seed": args.seed,
         "as_of": args.as_of,
     }
+    from orchestration.lib.runner import run_pipeline
+
     print(f"tailor: running the pipeline on {args.source} (home {home.root})", file=sys.stderr)
     started = time.monotonic()
-    success = run_pipeline(config)
+    success = run_pipeline(home, config).success
     elapsed = time.monotonic() - started
     state = collect_status(home)
     print(format_summary(state, success, elapsed))
     return 0 if success else 1
-
-
-def run_pipeline(raw_shop_data_config: dict) -> bool:
-    """Run build_tailor_job in this process, recorded in this home's Dagster instance (see `tailor ui`)."""
-    import dagster as dg
-
-    from orchestration.lib.dbt_project import ensure_manifest
-
-    ensure_manifest()
-    from orchestration.definitions import defs
-
-    job = defs.resolve_job_def("build_tailor_job")
-    # dagster-dbt echoes dbt's log to stdout; the terminal gets the progress lines instead.
-    log_path = tailor_home().dbt_logs / "dbt_stdout.log"
-    with open(log_path, "w") as log, contextlib.redirect_stdout(log):
-        result = job.execute_in_process(
-            run_config={"ops": {"raw_shop_data": {"config": raw_shop_data_config}},
-                        "loggers": {"progress": {}}},
-            instance=dg.DagsterInstance.get(),
-            raise_on_error=False,
-        )
-    return result.success
 
 
 def collect_status(home: TailorHome) -> dict:

@@ -25,7 +25,10 @@ class _ProgressHandler(logging.Handler):
         elif kind == "STEP_SUCCESS":
             line = f"  ok  {step} ({time.monotonic() - self.started.get(step, time.monotonic()):.1f} s)"
         elif kind == "STEP_FAILURE":
-            line = f"  FAILED {step}: {event.step_failure_data.error.message.strip()[:500]}"
+            error = event.step_failure_data.error
+            while error.cause is not None:  # the user-code error, not Dagster's wrapper
+                error = error.cause
+            line = f"  FAILED {step}: {error.message.strip()[:500]}"
         elif kind == "STEP_SKIPPED":
             line = f"  skipped {step} (an upstream step or blocking check failed)"
         elif kind == "ASSET_CHECK_EVALUATION":

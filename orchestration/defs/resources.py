@@ -1,22 +1,22 @@
-"""Bindings of resource keys to this home's warehouse, dbt project and report folder."""
-
+"""Bindings of resource keys to a home's warehouse, dbt project and report folder."""
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.lib.dbt_project import transforms_project
-from orchestration.lib.env import configure_environment
+from orchestration.lib.env import TailorHome, configure_environment
 from orchestration.lib.reports import ReportStore
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 
+def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": DuckDBWarehouse(path=str(home.warehouse)),
+        "dbt": DbtCliResource(project_dir=transforms_project, target="local"),
+        "reports": ReportStore(root=str(home.reports)),
+    }
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
-    home = configure_environment()
-    return dg.Definitions(
-        resources={
-            "warehouse": DuckDBWarehouse(path=str(home.warehouse)),
-            "dbt": DbtCliResource(project_dir=transforms_project, target="local"),
-            "reports": ReportStore(root=str(home.reports)),
-        }
-    )
+    return dg.Definitions(resources=resources_for(configure_environment()))

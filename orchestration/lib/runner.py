@@ -1,0 +1,35 @@
+"""Run a job of the code location in this process, recorded in a home's Dagster instance.
+
+The CLI and the integration tests go through here, so they exercise exactly the definitions that
+`make ui` shows; the runs appear in the UI of the same home.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import dagster as dg
+
+from orchestration.lib.dbt_project import ensure_manifest
+from orchestration.lib.env import TailorHome, configure_environment
+
+
+def run_pipeline(home: TailorHome, raw_shop_data_config: dict,
+                 job_name: str = "build_tailor_job") -> dg.ExecuteInProcessResult:
+    configure_environment(home)
+    ensure_manifest()
+    from orchestration.defs.resources import resources_for
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    # dagster-dbt echoes dbt's log to stdout; the terminal gets the progress lines instead.
+    log_path = home.dbt_logs / "dbt_stdout.log"
+    with (dg.DagsterInstance.from_config(str(home.dagster)) as instance,
+          open(log_path, "w") as log, contextlib.redirect_stdout(log)):
+        return job.execute_in_process(
+            run_config={"ops": {"raw_shop_data": {"config": raw_shop_data_config}},
+                        "loggers": {"progress": {}}},
+            instance=instance,
+            resources=resources_for(home),
+            raise_on_error=False,
+        )
