@@ -1,0 +1,65 @@
+"""The code location loads with the expected graph: assets by stage, gates, jobs."""
+
+import dagster as dg
+import pytest
+
+from orchestration.lib.dbt_project import ensure_manifest
+
+
+@pytest.fixture(scope="module")
+def defs():
+    ensure_manifest()
+    from orchestration.definitions import defs
+
+    return defs
+
+
+EXPECTED_ASSETS = {
+    "ingest": {"raw_events", "raw_products", "raw_customers", "raw_quarantine", "raw_load_info",
+               "synthetic_truth"},
+    "staging": {"event_type_weights", "stg_shop__events", "stg_shop__products",
+                "stg_shop__customers", "stg_shop__loads"},
+    "marts": {"fct_interactions", "dim_products", "dim_customers", "ml_user_item_interactions",
+              "ml_user_features", "ml_user_category_affinity", "ml_item_features",
+              "ml_customer_segments", "ml_temporal_split"},
+}
+
+
+def test_assets_are_grouped_by_stage(defs):
+    graph = defs.resolve_asset_graph()
+    by_group: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        by_group.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    for group, assets in EXPECTED_ASSETS.items():
+        assert by_group[group] == assets
+
+
+def test_every_gated_table_has_a_blocking_suite_check(defs):
+    graph = defs.resolve_asset_graph()
+    suite_checks = {k.to_user_string() for k in graph.asset_check_keys if k.name.endswith("_pass_suite")}
+    assert suite_checks == {
+        f"{t}:{t}_pass_suite" for t in ("raw_events", "raw_products", "raw_customers",
+                                        "ml_user_item_interactions", "ml_user_features",
+                                        "ml_item_features")
+    }
+    for checks_def in defs.asset_checks or []:
+        for spec in checks_def.check_specs:
+            if spec.name.endswith("_pass_suite"):
+                assert spec.blocking, spec.name
+
+
+def test_dbt_tests_are_asset_checks(defs):
+    graph = defs.resolve_asset_graph()
+    dbt_checks = [k for k in graph.asset_check_keys if not k.name.endswith("_pass_suite")]
+    assert len(dbt_checks) > 50
+    assert dg.AssetCheckKey(dg.AssetKey("ml_user_features"), "unique_ml_user_features_user_id") in dbt_checks
+
+
+def test_dbt_sources_are_linked_to_the_ingest_assets(defs):
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey("stg_shop__events")).parent_keys
+    assert dg.AssetKey("raw_events") in upstream
+
+
+def test_jobs(defs):
+    assert "build_tailor_job" in {job.name for job in defs.resolve_all_job_defs()}
