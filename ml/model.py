@@ -1,0 +1,114 @@
+"""Recommenders built on a candidate index: the hybrid (candidates + re-ranker) and the baselines.
+
+Every recommender answers `recommend(users, k, exclude_purchased)` with, per user, ranked item
+indices, their scores and the reason (the source that proposed the item most strongly). The offline
+evaluation and the serving bundle call the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from ml.candidates import SOURCES, CandidateIndex, top_k
+from ml.ranking import pair_features, score_pairs
+
+BASELINES = ("popularity", "repeat", "als")
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    users: np.ndarray
+    items: list[np.ndarray]  # per user, best first
+    scores: list[np.ndarray]
+    reasons: list[list[str]]
+
+    def as_dict(self) -> dict[int, list[int]]:
+        return {int(u): items.tolist() for u, items in zip(self.users, self.items, strict=True)}
+
+
+@dataclass
+class HybridModel:
+    index: CandidateIndex
+    booster: xgb.Booster
+
+    def recommend(self, users: np.ndarray, k: int, exclude_purchased: bool = False,
+                  candidates: pd.DataFrame | None = None) -> Recommendations:
+        pairs = candidates if candidates is not None else self.index.candidates(
+            users, exclude_purchased=exclude_purchased)
+        scores = score_pairs(self.booster, pair_features(self.index, pairs))
+        reasons = _strongest_source(pairs)
+        return _top_per_user(self.index, users, pairs["user"].to_numpy(), pairs["item"].to_numpy(),
+                             scores, reasons, k, exclude_purchased)
+
+
+def recommend_baseline(index: CandidateIndex, name: str, users: np.ndarray, k: int,
+                       exclude_purchased: bool = False) -> Recommendations:
+    """popularity (trending), repeat (own purchases, then popularity) or als alone."""
+    if name not in BASELINES:
+        raise ValueError(f"name: {name!r} is not one of {BASELINES}")
+    source = {"popularity": "trending", "repeat": "repeat", "als": "als"}[name]
+    items, scores, reasons = [], [], []
+    for start in range(0, len(users), 1024):
+        block = users[start:start + 1024]
+        matrix = np.array(index.source_scores(source, block), dtype=np.float64)
+        if exclude_purchased:
+            matrix[index.purchase_counts[block].toarray() > 0] = -np.inf
+        top, top_scores = top_k(matrix, k)
+        for row, row_scores in zip(top, top_scores, strict=True):
+            valid = np.isfinite(row_scores) & ((row_scores > 0) | (source == "als"))
+            items.append(row[valid])
+            scores.append(row_scores[valid])
+            reasons.append([source] * int(valid.sum()))
+    recs = Recommendations(users, items, scores, reasons)
+    return _pad_with_trending(index, recs, k, exclude_purchased)
+
+
+def _strongest_source(pairs: pd.DataFrame) -> np.ndarray:
+    ranks = pairs[[f"{s}_rank" for s in SOURCES]].to_numpy(dtype=np.float64)
+    ranks = np.where(np.isnan(ranks), np.inf, ranks)
+    return np.asarray(SOURCES)[ranks.argmin(axis=1)]
+
+
+def _top_per_user(index: CandidateIndex, users: np.ndarray, pair_users: np.ndarray,
+                  pair_items: np.ndarray, scores: np.ndarray, reasons: np.ndarray, k: int,
+                  exclude_purchased: bool) -> Recommendations:
+    order = np.lexsort((-scores, pair_users))
+    pair_users, pair_items = pair_users[order], pair_items[order]
+    scores, reasons = scores[order], reasons[order]
+    starts = np.searchsorted(pair_users, users, side="left")
+    ends = np.searchsorted(pair_users, users, side="right")
+    items, top_scores, top_reasons = [], [], []
+    for start, end in zip(starts, ends, strict=True):
+        stop = min(end, start + k)
+        items.append(pair_items[start:stop])
+        top_scores.append(scores[start:stop])
+        top_reasons.append(reasons[start:stop].tolist())
+    return _pad_with_trending(index, Recommendations(users, items, top_scores, top_reasons), k,
+                              exclude_purchased)
+
+
+def _pad_with_trending(index: CandidateIndex, recs: Recommendations, k: int,
+                       exclude_purchased: bool) -> Recommendations:
+    """Users with fewer than k candidates get trending items (never a repeat of their list)."""
+    ranked_trending = np.argsort(-index.trending, kind="stable")
+    items, scores, reasons = [], [], []
+    for user, row, row_scores, row_reasons in zip(recs.users, recs.items, recs.scores,
+                                                  recs.reasons, strict=True):
+        if len(row) >= k:
+            items.append(row[:k])
+            scores.append(row_scores[:k])
+            reasons.append(row_reasons[:k])
+            continue
+        taken = set(row.tolist())
+        if exclude_purchased:
+            taken.update(index.purchase_counts[user].indices.tolist())
+        fill = [i for i in ranked_trending[: k + len(taken)] if i not in taken][: k - len(row)]
+        floor = float(row_scores.min()) if len(row_scores) else 0.0
+        items.append(np.concatenate([row, np.asarray(fill, dtype=row.dtype if len(row) else int)]))
+        scores.append(np.concatenate([row_scores, floor - 1.0 - np.arange(len(fill))]))
+        reasons.append(list(row_reasons) + ["trending"] * len(fill))
+    return Recommendations(recs.users, items, scores, reasons)
