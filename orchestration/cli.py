@@ -49,6 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synthetic_options(run)
     run.set_defaults(handler=_run)
 
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate the tuned model beside the baselines and print the table",
+        description="Re-run the evaluation (validation and test windows, protocols all/new, "
+        "hybrid vs popularity, repeat-purchase and ALS alone) on the current warehouse, print "
+        "the metric table and write it as JSON.")
+    evaluate.add_argument("--out", type=Path, help="also write the JSON report here")
+    evaluate.set_defaults(handler=_evaluate)
+
+    recommend = commands.add_parser(
+        "recommend", help="recommendations for one user from the promoted model",
+        description="Top-k items for one user from the promoted model (unknown users get the "
+        "trending fallback).")
+    recommend.add_argument("--user", required=True, help="user id")
+    recommend.add_argument("--k", type=_positive_int, default=10)
+    recommend.add_argument("--json", action="store_true", help="machine-readable output")
+    recommend.set_defaults(handler=_recommend)
+
+    export = commands.add_parser(
+        "export-recommendations", help="top-k for every known customer, to CSV or Parquet",
+        description="Write top-k recommendations for every known customer (guests excluded) "
+        "from the promoted model: user_id, rank, item_id, score, reason, model_version.")
+    export.add_argument("--k", type=_positive_int, default=10)
+    export.add_argument("--out", type=Path, required=True, help="a .csv or .parquet file")
+    export.set_defaults(handler=_export)
+
     status = commands.add_parser(
         "status", help="show what ran, row counts, quarantine and data-quality results",
         description="Show the state of this home: recent runs, table row counts, quarantine "
@@ -69,11 +94,21 @@ def _add_synthetic_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=("small", "1m"), default="small",
                         help="synthetic store size: small (demo) or 1m (about a million events)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic store seed")
+    parser.add_argument("--tuning-trials", type=int, default=4, metavar="N",
+                        help="hyperparameter settings tried per stage (ALS, ranker); 1 = defaults")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1000, got {value}")
+    return value
 
 
 def _demo(args: argparse.Namespace, home: TailorHome) -> int:
     return _run(argparse.Namespace(source="synthetic", events=None, products=None, customers=None,
-                                   as_of=None, size=args.size, seed=args.seed), home)
+                                   as_of=None, size=args.size, seed=args.seed,
+                                   tuning_trials=args.tuning_trials), home)
 
 
 def _run(args: argparse.Namespace, home: TailorHome) -> int:
@@ -98,11 +133,22 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
 
     print(f"tailor: running the pipeline on {args.source} (home {home.root})", file=sys.stderr)
     started = time.monotonic()
-    success = run_pipeline(home, config).success
+    trials = max(args.tuning_trials, 1)
+    tuning = {"model_tuning": {"als_trials": trials, "ranker_trials": trials}}
+    outcome = run_outcome(run_pipeline(home, config, op_config=tuning))
     elapsed = time.monotonic() - started
-    state = collect_status(home)
-    print(format_summary(state, success, elapsed))
-    return 0 if success else 1
+    print(format_summary(collect_status(home), outcome, elapsed))
+    return 1 if outcome == "failed" else 0
+
+
+def run_outcome(result) -> str:
+    """succeeded | not promoted (only the promotion gate said no: the champion keeps serving) |
+    failed (a data check or a step failed)."""
+    if result.success:
+        return "succeeded"
+    failed_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    promotion_only = failed_steps and all(s.endswith("challenger_beats_champion") for s in failed_steps)
+    return "not promoted" if promotion_only else "failed"
 
 
 def collect_status(home: TailorHome) -> dict:
@@ -141,7 +187,20 @@ def collect_status(home: TailorHome) -> dict:
             con.close()
     state["data_quality"] = read_reports(home.reports, "data_quality")
     state["data_docs"] = str(home.data_docs / "index.html")
+    models = read_reports(home.reports, "models")
+    state["models"] = {
+        "champion": _model_store(home).champion(),
+        "evaluation": models.get("evaluation"),
+        "promotion": models.get("promotion"),
+        "tuning": models.get("tuning"),
+    }
     return state
+
+
+def _model_store(home: TailorHome):
+    from orchestration.lib.model_store import ModelStore
+
+    return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
 
 
 def _recent_runs(home: TailorHome, limit: int = 5) -> list[dict]:
@@ -163,8 +222,16 @@ def _recent_runs(home: TailorHome, limit: int = 5) -> list[dict]:
     return runs
 
 
-def format_summary(state: dict, success: bool, elapsed: float) -> str:
-    lines = [f"\nPipeline {'succeeded' if success else 'FAILED'} in {elapsed:.0f} s"]
+def format_summary(state: dict, outcome: str, elapsed: float) -> str:
+    headline = {"succeeded": "Pipeline succeeded",
+                "not promoted": "Pipeline finished; the new model was NOT promoted (the champion "
+                                "keeps serving)",
+                "failed": "Pipeline FAILED"}[outcome]
+    return f"\n{headline} in {elapsed:.0f} s\n" + format_state(state)
+
+
+def format_state(state: dict) -> str:
+    lines = []
     load = state.get("load")
     if load:
         lines.append(f"Source {load['source']}, as of {load['as_of']}")
@@ -182,7 +249,25 @@ def format_summary(state: dict, success: bool, elapsed: float) -> str:
             f"{name} {'pass' if q['success'] else 'FAIL'} ({q['successful']}/{q['evaluated']})"
             for name, q in quality.items()))
         lines.append(f"Data Docs: {state['data_docs']}")
+    models = state.get("models") or {}
+    if models.get("evaluation"):
+        lines.append(format_evaluation(models["evaluation"]))
+    if models.get("promotion"):
+        verdict = "promoted" if models["promotion"]["promote"] else "NOT promoted"
+        lines.append(f"Promotion: {verdict}: " + "; ".join(models["promotion"]["reasons"]))
+    if models.get("champion"):
+        champion = models["champion"]
+        lines.append(f"Serving model: {champion['tag']} (version {champion['metadata']['version']})")
     return "\n".join(lines)
+
+
+def format_evaluation(evaluation: dict) -> str:
+    from orchestration.defs.assets.ranking import metric_table
+
+    windows = evaluation["windows"]
+    return (f"\nTest window {windows['test_start']} .. {windows['as_of']} "
+            f"(model fit before {windows['test_start']}; full-catalog ranking)\n"
+            + metric_table(evaluation["test"]))
 
 
 def _status(args: argparse.Namespace, home: TailorHome) -> int:
@@ -193,8 +278,64 @@ def _status(args: argparse.Namespace, home: TailorHome) -> int:
         print(f"Home {state['home']}")
         for run in state["runs"]:
             print(f"  run {run['run_id'][:8]} {run['job']} {run['status']}")
-        print(format_summary(state, success=bool(state["runs"]) and state["runs"][0]["status"] == "SUCCESS",
-                             elapsed=0.0).split("\n", 2)[-1])
+        print(format_state(state))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, home: TailorHome) -> int:
+    from orchestration.lib.runner import run_pipeline
+
+    if not run_pipeline(home, job_name="evaluate_tailor_job").success:
+        print("error: evaluation failed (has `tailor demo` or `tailor run` built the marts and "
+              "tuning report in this home?)", file=sys.stderr)
+        return 1
+    evaluation = collect_status(home)["models"]["evaluation"]
+    print(format_evaluation(evaluation))
+    if args.out:
+        args.out.write_text(json.dumps(evaluation, indent=2))
+        print(f"JSON: {args.out}")
+    return 0
+
+
+def _champion_bundle(home: TailorHome):
+    from ml.bundle import load_bundle
+
+    champion = _model_store(home).champion()
+    if champion is None:
+        print("error: no promoted model in this home; run `tailor demo` or `tailor run` first",
+              file=sys.stderr)
+        return None
+    return load_bundle(Path(champion["path"]))
+
+
+def _recommend(args: argparse.Namespace, home: TailorHome) -> int:
+    bundle = _champion_bundle(home)
+    if bundle is None:
+        return 1
+    recs = bundle.recommend(args.user, args.k)
+    if args.json:
+        print(json.dumps({"user_id": args.user, "model_version": bundle.version,
+                          "items": recs.to_dict(orient="records")}, indent=2))
+    else:
+        print(f"model {bundle.version}, user {args.user}")
+        print(recs.to_string(index=False))
+    return 0
+
+
+def _export(args: argparse.Namespace, home: TailorHome) -> int:
+    suffix = args.out.name.lower()
+    if not suffix.endswith((".csv", ".parquet")):
+        print(f"error: --out: {args.out} must end in .csv or .parquet", file=sys.stderr)
+        return 2
+    bundle = _champion_bundle(home)
+    if bundle is None:
+        return 1
+    recs = bundle.recommend_all(args.k).assign(model_version=bundle.version)
+    if suffix.endswith(".csv"):
+        recs.to_csv(args.out, index=False)
+    else:
+        recs.to_parquet(args.out, index=False)
+    print(f"{len(recs):,} recommendations for {recs['user_id'].nunique():,} users -> {args.out}")
     return 0
 
 

@@ -9,3 +9,10 @@ build_tailor_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(include_sources=False),
     description="Load the configured source, transform, validate and build every downstream asset.",
 )
+
+# Re-evaluate the current tuned settings on the current warehouse (`tailor evaluate`).
+evaluate_tailor_job = dg.define_asset_job(
+    name="evaluate_tailor_job",
+    selection=dg.AssetSelection.assets("model_evaluation"),
+    description="Evaluate the tuned settings beside the baselines on the validation and test windows.",
+)

@@ -7,6 +7,8 @@ import time
 
 import dagster as dg
 
+TAILOR_GATES = ("_pass_suite", "_beats_champion")  # checks worth a line even when they pass
+
 
 class _ProgressHandler(logging.Handler):
     def __init__(self) -> None:
@@ -34,7 +36,7 @@ class _ProgressHandler(logging.Handler):
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             # dbt's many tests are summarised by their step; only failures get a line of their own.
-            if evaluation.passed and not evaluation.check_name.endswith("_pass_suite"):
+            if evaluation.passed and not evaluation.check_name.endswith(TAILOR_GATES):
                 return
             verdict = "pass" if evaluation.passed else "FAIL"
             line = f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: {verdict}"

@@ -5,6 +5,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.lib.dbt_project import transforms_project
 from orchestration.lib.env import TailorHome, configure_environment
+from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import ReportStore
 from orchestration.lib.warehouse import DuckDBWarehouse
 
@@ -14,6 +15,7 @@ def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
         "warehouse": DuckDBWarehouse(path=str(home.warehouse)),
         "dbt": DbtCliResource(project_dir=transforms_project, target="local"),
         "reports": ReportStore(root=str(home.reports)),
+        "model_store": ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)),
     }
 
 

@@ -59,6 +59,10 @@ class TailorHome:
         return self.reports / "data_docs"
 
     @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
     def dbt_logs(self) -> Path:
         return self.root / "dbt" / "logs"
 
@@ -90,3 +94,17 @@ def configure_environment(home: TailorHome | None = None) -> TailorHome:
         }
     )
     return home
+
+
+def code_version() -> str:
+    """The git commit of this checkout (recorded in every model card), or "unknown"."""
+    import subprocess
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty else "")

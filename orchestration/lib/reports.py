@@ -21,6 +21,12 @@ class ReportStore(dg.ConfigurableResource):
         path.write_text(json.dumps(payload, indent=2, default=str))
         return path
 
+    def read_json(self, kind: str, name: str) -> dict:
+        path = Path(self.root) / kind / f"{name}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no {kind} report {name!r} yet; materialize it first")
+        return json.loads(path.read_text())
+
 
 def read_reports(root: Path, kind: str) -> dict[str, dict]:
     """Every JSON report of one kind, by name (what `tailor status` shows)."""

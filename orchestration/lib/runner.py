@@ -14,8 +14,10 @@ from orchestration.lib.dbt_project import ensure_manifest
 from orchestration.lib.env import TailorHome, configure_environment
 
 
-def run_pipeline(home: TailorHome, raw_shop_data_config: dict,
-                 job_name: str = "build_tailor_job") -> dg.ExecuteInProcessResult:
+def run_pipeline(home: TailorHome, raw_shop_data_config: dict | None = None,
+                 job_name: str = "build_tailor_job",
+                 op_config: dict[str, dict] | None = None) -> dg.ExecuteInProcessResult:
+    """`raw_shop_data_config` configures the source; `op_config` any other step (by op name)."""
     configure_environment(home)
     ensure_manifest()
     from orchestration.defs.resources import resources_for
@@ -27,9 +29,16 @@ def run_pipeline(home: TailorHome, raw_shop_data_config: dict,
     with (dg.DagsterInstance.from_config(str(home.dagster)) as instance,
           open(log_path, "w") as log, contextlib.redirect_stdout(log)):
         return job.execute_in_process(
-            run_config={"ops": {"raw_shop_data": {"config": raw_shop_data_config}},
+            run_config={"ops": _ops_config(raw_shop_data_config, op_config),
                         "loggers": {"progress": {}}},
             instance=instance,
             resources=resources_for(home),
             raise_on_error=False,
         )
+
+
+def _ops_config(raw_shop_data_config: dict | None, op_config: dict[str, dict] | None) -> dict:
+    ops = {name: {"config": values} for name, values in (op_config or {}).items()}
+    if raw_shop_data_config is not None:
+        ops["raw_shop_data"] = {"config": raw_shop_data_config}
+    return ops
