@@ -1,3 +1,8 @@
+import os
+
+# implicit runs its own OpenMP threads; set before numpy loads OpenBLAS (as the CLI does).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from pathlib import Path
 
 import pytest

@@ -1,0 +1,31 @@
+from datetime import datetime
+
+import pytest
+
+from ml.data import Catalog, EventLog, Windows
+from tests.builders import interactions, products, small_store
+
+
+@pytest.fixture(scope="session")
+def store():
+    return small_store()
+
+
+@pytest.fixture(scope="session")
+def catalog(store) -> Catalog:
+    return Catalog.from_products(products(store.products))
+
+
+@pytest.fixture(scope="session")
+def log(store, catalog) -> EventLog:
+    return EventLog.from_interactions(interactions(store.events), catalog)
+
+
+@pytest.fixture(scope="session")
+def windows() -> Windows:
+    as_of = datetime(2026, 10, 31, 23, 59, 59).timestamp()
+    # naive datetimes are UTC throughout; .timestamp() would apply the local zone, so subtract it
+    offset = datetime(1970, 1, 1).timestamp()
+    as_of -= offset
+    return Windows(validation_start=as_of - 28 * 86_400, test_start=as_of - 14 * 86_400,
+                   as_of=as_of)
