@@ -114,7 +114,9 @@ def ml_item_features_suite(p: SuiteParams) -> gx.ExpectationSuite:
         gxe.ExpectTableRowCountToBeBetween(min_value=p.min_items),
         gxe.ExpectColumnValuesToBeUnique(column="item_id"),
         gxe.ExpectColumnValuesToBeBetween(column="popularity_score", min_value=0),
-        gxe.ExpectColumnValuesToBeBetween(column="conversion_rate", min_value=0, max_value=1),
+        # Purchases outnumbering views means view tracking is broken: a few items may be, not many.
+        gxe.ExpectColumnValuesToBeBetween(column="conversion_rate", min_value=0, max_value=1,
+                                          mostly=0.95),
         gxe.ExpectColumnValuesToBeInSet(column="price_band", value_set=list(PRICE_BANDS)),
     )
 

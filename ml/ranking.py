@@ -37,7 +37,7 @@ class RankerParams:
     learning_rate: float = 0.1
     rounds: int = 150
     objective: str = "rank:ndcg"
-    min_child_weight: float = 1.0
+    min_child_weight: float = 10.0  # regularises small shops, where label groups are few
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     max_groups: int = 6000  # users sampled for training: bounds training time on big shops

@@ -60,7 +60,8 @@ class TuningBudget:
 ALS_SPACE = {"factors": [32, 64, 128], "regularization": [0.01, 0.05, 0.1, 0.5],
              "alpha": [1.0, 5.0, 10.0, 20.0, 40.0], "iterations": [10, 15, 25]}
 RANKER_SPACE = {"max_depth": [4, 6, 8], "learning_rate": [0.05, 0.1, 0.2], "rounds": [100, 150, 300],
-                "objective": ["rank:ndcg", "rank:pairwise", "rank:map"]}
+                "objective": ["rank:ndcg", "rank:pairwise", "rank:map"],
+                "min_child_weight": [1.0, 10.0, 50.0]}
 
 
 @dataclass

@@ -22,6 +22,8 @@ EXPECTED_ASSETS = {
     "marts": {"fct_interactions", "dim_products", "dim_customers", "ml_user_item_interactions",
               "ml_user_features", "ml_user_category_affinity", "ml_item_features",
               "ml_customer_segments", "ml_temporal_split"},
+    "ranking": {"model_tuning", "model_evaluation", "challenger_model"},
+    "serving": {"tailor_bundle"},
 }
 
 
@@ -61,5 +63,17 @@ def test_dbt_sources_are_linked_to_the_ingest_assets(defs):
     assert dg.AssetKey("raw_events") in upstream
 
 
+def test_models_wait_for_the_feature_gates_and_promotion_waits_for_its_gate(defs):
+    graph = defs.resolve_asset_graph()
+    assert {dg.AssetKey(m) for m in ("ml_user_item_interactions", "ml_user_features",
+                                     "ml_item_features")} <= graph.get(
+        dg.AssetKey("model_tuning")).parent_keys
+    assert graph.get(dg.AssetKey("tailor_bundle")).parent_keys == {dg.AssetKey("challenger_model")}
+    gate = dg.AssetCheckKey(dg.AssetKey("challenger_model"), "challenger_beats_champion")
+    assert gate in graph.asset_check_keys
+    assert graph.get_check_spec(gate).blocking
+
+
 def test_jobs(defs):
-    assert "build_tailor_job" in {job.name for job in defs.resolve_all_job_defs()}
+    assert {"build_tailor_job", "evaluate_tailor_job"} <= {
+        job.name for job in defs.resolve_all_job_defs()}

@@ -1,6 +1,7 @@
 """The whole pipeline through Dagster, on real DuckDB and dbt: what a data engineer sees."""
 
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -8,6 +9,9 @@ import pytest
 from orchestration.cli import collect_status, main
 from orchestration.lib.env import TailorHome
 from orchestration.lib.runner import run_pipeline
+from orchestration.lib.model_store import ModelStore
+from ml.sources.synthetic import SyntheticParams, generate_store
+from tests.builders import small_store
 from tests.ml.test_sources import BAD_EVENTS_CSV
 
 pytestmark = pytest.mark.integration
@@ -17,8 +21,8 @@ def synthetic(seed: int = 7) -> dict:
     return {"source": "synthetic", "synthetic_size": "small", "synthetic_seed": seed}
 
 
-def files(path) -> dict:
-    return {"source": "files", "events_path": str(path), "as_of": "2026-10-02T00:00:00"}
+def files(path, as_of: str = "2026-10-02T00:00:00") -> dict:
+    return {"source": "files", "events_path": str(path), "as_of": as_of}
 
 
 def count(home: TailorHome, relation: str) -> int:
@@ -27,6 +31,17 @@ def count(home: TailorHome, relation: str) -> int:
         return con.execute(f"select count(*) from {relation}").fetchone()[0]
     finally:
         con.close()
+
+
+def champion(home: TailorHome) -> dict | None:
+    return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)).champion()
+
+
+def purchases_csv(path) -> None:
+    """A purchases-only events file with nothing but user_id, item_id, occurred_at."""
+    events = generate_store(SyntheticParams()).events
+    events = events[events["event_type"] == "purchase"][["user_id", "item_id", "occurred_at"]]
+    path.write_text(events.to_csv(index=False))
 
 
 def started_steps(result) -> set[str]:
@@ -53,6 +68,10 @@ def test_synthetic_pipeline_builds_every_mart_and_passes_every_gate(synthetic_ho
         home, "main.ml_user_features")
     assert count(home, "truth.user_tastes") > 0
     assert (home.reports / "data_docs" / "index.html").exists()
+    promoted = champion(home)
+    assert promoted["metadata"]["version"].endswith(result.run_id[:8])
+    assert promoted["metadata"]["test_ndcg@10"] > 0
+    assert (Path(promoted["path"]) / "ranker.ubj").exists()
 
 
 def test_status_reports_runs_counts_and_quality(synthetic_home, capsys, monkeypatch):
@@ -70,20 +89,25 @@ def test_status_reports_runs_counts_and_quality(synthetic_home, capsys, monkeypa
 
 
 def test_bad_rows_are_quarantined_and_the_valid_rows_flow_through(tmp_path):
-    good = "".join(f"g{i},u{i % 40},i{i % 25},2026-10-01T{i % 24:02d}:00:00Z,view,1,2.5,s{i}\n"
-                   for i in range(300))
     path = tmp_path / "events.csv"
-    path.write_text(BAD_EVENTS_CSV + good)
+    path.write_text(BAD_EVENTS_CSV)
+    good = small_store().events
+    good = good[good["event_type"].isin(["view", "purchase"])][
+        ["event_id", "user_id", "item_id", "occurred_at", "event_type", "quantity", "price",
+         "session_id"]]
+    with path.open("a") as f:
+        good.to_csv(f, header=False, index=False)
     home = TailorHome(tmp_path / "home")
-    assert run_pipeline(home, files(path)).success
+    assert run_pipeline(home, files(path, as_of="2026-10-31T23:59:59")).success
     state = collect_status(home)
     events = state["load"]["counts"]["events"]
-    assert events == {"raw": 312, "loaded": 303, "quarantined": 9}
+    assert events == {"raw": 12 + len(good), "loaded": 3 + len(good), "quarantined": 9}
     assert state["load"]["quarantine_by_reason"]["events"] == {
         "duplicate_event": 1, "future_timestamp": 1, "invalid_number": 1, "missing_id": 2,
         "negative_price": 1, "negative_quantity": 1, "unknown_event_type": 1,
         "unparsable_timestamp": 1}
-    assert count(home, "main.fct_interactions") == 303
+    assert count(home, "main.fct_interactions") == 3 + len(good)
+    assert champion(home) is not None
 
 
 def test_a_failing_suite_blocks_downstream_and_keeps_the_last_good_marts(synthetic_home, tmp_path):
@@ -106,3 +130,50 @@ def test_cli_run_names_a_missing_file_and_fails(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TAILOR_HOME", str(tmp_path / "home"))
     assert main(["run", "--source", "files", "--events", str(tmp_path / "nope.csv")]) == 2
     assert "--events" in capsys.readouterr().err
+
+
+def test_files_source_goes_end_to_end_on_user_item_time_only(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "purchases.csv"
+    purchases_csv(path)
+    monkeypatch.setenv("TAILOR_HOME", str(tmp_path / "home"))
+    assert main(["run", "--source", "files", "--events", str(path), "--tuning-trials", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| all | hybrid |" in out and "Serving model: tailor:" in out
+    assert main(["recommend", "--user", "u000012", "--k", "3", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert len(answer["items"]) == 3
+    export = tmp_path / "recs.csv"
+    assert main(["export-recommendations", "--k", "4", "--out", str(export)]) == 0
+    lines = export.read_text().splitlines()
+    assert lines[0] == "user_id,rank,item_id,score,reason,model_version"
+    assert len(lines) > 4
+
+
+def test_a_worse_challenger_is_not_promoted_and_the_champion_keeps_serving(synthetic_home):
+    home, _ = synthetic_home
+    before = champion(home)
+    # One trial = the default settings; the champion was tuned over four on the same data.
+    result = run_pipeline(home, synthetic(), op_config={
+        "model_tuning": {"als_trials": 1, "ranker_trials": 1}})
+    gate = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    assert gate["challenger_beats_champion"] is False
+    assert "tailor_bundle" not in started_steps(result)
+    assert champion(home)["tag"] == before["tag"]
+
+
+def test_a_failing_feature_suite_stops_training(synthetic_home, tmp_path):
+    """Broken view tracking: every item is bought more often than viewed (conversion > 1)."""
+    home, _ = synthetic_home
+    before = champion(home)
+    rows = []
+    for item in range(30):
+        rows.append(f"u{item},i{item},2026-10-01T08:00:00Z,view")
+        rows += [f"u{(item + n) % 40},i{item},2026-10-01T09:0{n}:00Z,purchase" for n in range(1, 4)]
+    path = tmp_path / "broken.csv"
+    path.write_text("user_id,item_id,occurred_at,event_type\n" + "\n".join(rows) + "\n")
+    result = run_pipeline(home, files(path))
+    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["raw_events_pass_suite"] is True
+    assert checks["ml_item_features_pass_suite"] is False
+    assert "model_tuning" not in started_steps(result)
+    assert champion(home)["tag"] == before["tag"]
