@@ -37,8 +37,10 @@ def raw_events_suite(p: SuiteParams) -> gx.ExpectationSuite:
         "raw_events",
         gxe.ExpectTableColumnsToMatchSet(column_set=list(EVENT_COLUMNS), exact_match=True),
         gxe.ExpectTableRowCountToBeBetween(min_value=p.min_events),
-        *[gxe.ExpectColumnValuesToNotBeNull(column=c)
-          for c in ("event_id", "user_id", "item_id", "event_type", "occurred_at")],
+        *[
+            gxe.ExpectColumnValuesToNotBeNull(column=c)
+            for c in ("event_id", "user_id", "item_id", "event_type", "occurred_at")
+        ],
         gxe.ExpectColumnValuesToBeUnique(column="event_id"),
         gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(EVENT_TYPES)),
         gxe.ExpectColumnMaxToBeBetween(
@@ -48,8 +50,9 @@ def raw_events_suite(p: SuiteParams) -> gx.ExpectationSuite:
         ),
         gxe.ExpectColumnValuesToBeBetween(column="price", min_value=0),
         # Bulk orders exist (Online Retail has a few 10k+ lines); a tail of them is fine, a shift is not.
-        gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=0, max_value=p.max_quantity,
-                                          mostly=0.999),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="quantity", min_value=0, max_value=p.max_quantity, mostly=0.999
+        ),
         gxe.ExpectColumnUniqueValueCountToBeBetween(column="user_id", min_value=p.min_users),
         gxe.ExpectColumnUniqueValueCountToBeBetween(column="item_id", min_value=p.min_items),
     )
@@ -65,7 +68,9 @@ def raw_products_suite(p: SuiteParams) -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeUnique(column="item_id"),
         gxe.ExpectColumnValuesToBeBetween(column="price", min_value=0),
         gxe.ExpectColumnValuesToNotBeNull(column="title", mostly=0.95),
-        gxe.ExpectColumnValuesToBeBetween(column="created_at", max_value=p.as_of + timedelta(days=1)),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="created_at", max_value=p.as_of + timedelta(days=1)
+        ),
     )
 
 
@@ -75,7 +80,9 @@ def raw_customers_suite(p: SuiteParams) -> gx.ExpectationSuite:
         gxe.ExpectTableColumnsToMatchSet(column_set=list(CUSTOMER_COLUMNS), exact_match=True),
         gxe.ExpectColumnValuesToNotBeNull(column="user_id"),
         gxe.ExpectColumnValuesToBeUnique(column="user_id"),
-        gxe.ExpectColumnValuesToBeBetween(column="first_seen_at", max_value=p.as_of + timedelta(days=1)),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="first_seen_at", max_value=p.as_of + timedelta(days=1)
+        ),
     )
 
 
@@ -98,8 +105,10 @@ def ml_user_features_suite(p: SuiteParams) -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeBetween(column="recency_days", min_value=0),
         gxe.ExpectColumnValuesToBeBetween(column="frequency", min_value=0),
         gxe.ExpectColumnValuesToBeBetween(column="monetary", min_value=0),
-        *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=1, max_value=5)
-          for c in ("recency_score", "frequency_score", "monetary_score")],
+        *[
+            gxe.ExpectColumnValuesToBeBetween(column=c, min_value=1, max_value=5)
+            for c in ("recency_score", "frequency_score", "monetary_score")
+        ],
         gxe.ExpectColumnValuesToBeBetween(column="conversion_rate", min_value=0, max_value=1),
         gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=list(SEGMENTS)),
         gxe.ExpectColumnValuesToNotBeNull(column="segment"),
@@ -115,8 +124,9 @@ def ml_item_features_suite(p: SuiteParams) -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeUnique(column="item_id"),
         gxe.ExpectColumnValuesToBeBetween(column="popularity_score", min_value=0),
         # Purchases outnumbering views means view tracking is broken: a few items may be, not many.
-        gxe.ExpectColumnValuesToBeBetween(column="conversion_rate", min_value=0, max_value=1,
-                                          mostly=0.95),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="conversion_rate", min_value=0, max_value=1, mostly=0.95
+        ),
         gxe.ExpectColumnValuesToBeInSet(column="price_band", value_set=list(PRICE_BANDS)),
     )
 

@@ -42,14 +42,16 @@ class SuiteSummary:
         )
 
 
-def run_suite(suite: gx.ExpectationSuite, frame: pd.DataFrame,
-              data_docs_dir: Path | None = None) -> SuiteSummary:
+def run_suite(
+    suite: gx.ExpectationSuite, frame: pd.DataFrame, data_docs_dir: Path | None = None
+) -> SuiteSummary:
     """Validate `frame` against `suite` in an ephemeral context; write Data Docs if a folder is given."""
     context = gx.get_context(mode="ephemeral")
     context.enable_analytics(False)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    suite = context.suites.add(gx.ExpectationSuite(name=suite.name,
-                                                   expectations=suite.expectations))
+    suite = context.suites.add(
+        gx.ExpectationSuite(name=suite.name, expectations=suite.expectations)
+    )
     batch_definition = (
         context.data_sources.add_pandas("tailor")
         .add_dataframe_asset(suite.name)
@@ -61,8 +63,10 @@ def run_suite(suite: gx.ExpectationSuite, frame: pd.DataFrame,
             site_name=DATA_DOCS_SITE,
             site_config={
                 "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": str(data_docs_dir)},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(data_docs_dir),
+                },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )

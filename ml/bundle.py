@@ -22,11 +22,27 @@ from ml.model import HybridModel
 from ml.schema import GUEST_PREFIX
 
 BUNDLE_FORMAT = 1
-SPARSE = ("history", "purchases", "purchase_counts", "last_seen_days", "content_neighbors",
-          "copurchase_neighbors")
+SPARSE = (
+    "history",
+    "purchases",
+    "purchase_counts",
+    "last_seen_days",
+    "content_neighbors",
+    "copurchase_neighbors",
+)
 FRAMES = ("item_stats", "user_stats")
-ARRAYS = ("user_factors", "item_factors", "popularity", "trending", "user_segment",
-          "category_codes", "categories", "user_category_share", "user_category_days", "user_ids")
+ARRAYS = (
+    "user_factors",
+    "item_factors",
+    "popularity",
+    "trending",
+    "user_segment",
+    "category_codes",
+    "categories",
+    "user_category_share",
+    "user_category_days",
+    "user_ids",
+)
 
 
 @dataclass
@@ -44,11 +60,21 @@ class Bundle:
         user = index.user_index.get(user_id)
         if user is None or index.history[user].nnz == 0:
             items = np.argsort(-index.trending, kind="stable")[:k]
-            return pd.DataFrame({"item_id": index.catalog.item_ids[items],
-                                 "score": index.trending[items], "reason": "trending"})
+            return pd.DataFrame(
+                {
+                    "item_id": index.catalog.item_ids[items],
+                    "score": index.trending[items],
+                    "reason": "trending",
+                }
+            )
         recs = self.model.recommend(np.array([user]), k, exclude_purchased=exclude_purchased)
-        return pd.DataFrame({"item_id": index.catalog.item_ids[recs.items[0]],
-                             "score": recs.scores[0], "reason": recs.reasons[0]})
+        return pd.DataFrame(
+            {
+                "item_id": index.catalog.item_ids[recs.items[0]],
+                "score": recs.scores[0],
+                "reason": recs.reasons[0],
+            }
+        )
 
     def recommend_all(self, k: int, users: list[str] | None = None) -> pd.DataFrame:
         """Top-k for every known customer (guests excluded): user_id, rank, item_id, score, reason."""
@@ -57,20 +83,30 @@ class Bundle:
         customers = ~np.char.startswith(index.user_ids.astype(str), GUEST_PREFIX)
         selected = np.flatnonzero(known & customers)
         if users is not None:
-            selected = np.array(sorted(index.user_index[u] for u in users if u in index.user_index
-                                       and known[index.user_index[u]]), dtype=np.int64)
+            selected = np.array(
+                sorted(
+                    index.user_index[u]
+                    for u in users
+                    if u in index.user_index and known[index.user_index[u]]
+                ),
+                dtype=np.int64,
+            )
         frames = []
         for start in range(0, len(selected), 2048):
-            block = selected[start:start + 2048]
+            block = selected[start : start + 2048]
             recs = self.model.recommend(block, k)
             lengths = [len(items) for items in recs.items]
-            frames.append(pd.DataFrame({
-                "user_id": np.repeat(index.user_ids[block], lengths),
-                "rank": np.concatenate([np.arange(1, n + 1) for n in lengths]),
-                "item_id": index.catalog.item_ids[np.concatenate(recs.items)],
-                "score": np.concatenate(recs.scores).astype(np.float32),
-                "reason": np.concatenate(recs.reasons),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "user_id": np.repeat(index.user_ids[block], lengths),
+                        "rank": np.concatenate([np.arange(1, n + 1) for n in lengths]),
+                        "item_id": index.catalog.item_ids[np.concatenate(recs.items)],
+                        "score": np.concatenate(recs.scores).astype(np.float32),
+                        "reason": np.concatenate(recs.reasons),
+                    }
+                )
+            )
         columns = ["user_id", "rank", "item_id", "score", "reason"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
@@ -86,13 +122,22 @@ def save_bundle(model: HybridModel, folder: Path, metadata: dict) -> Path:
     arrays = {n: a.astype(str) if a.dtype == object else a for n, a in arrays.items()}  # no pickle
     np.savez(folder / "arrays.npz", **arrays)
     catalog = index.catalog
-    pd.DataFrame({
-        "item_id": catalog.item_ids, "category": catalog.category, "price": catalog.price,
-        "created_at": catalog.created_at, "in_stock": catalog.in_stock,
-    }).join(catalog.text).to_parquet(folder / "catalog.parquet")
+    pd.DataFrame(
+        {
+            "item_id": catalog.item_ids,
+            "category": catalog.category,
+            "price": catalog.price,
+            "created_at": catalog.created_at,
+            "in_stock": catalog.in_stock,
+        }
+    ).join(catalog.text).to_parquet(folder / "catalog.parquet")
     model.booster.save_model(folder / "ranker.ubj")
-    card = {**metadata, "bundle_format": BUNDLE_FORMAT, "cutoff": index.cutoff,
-            "candidate_params": asdict(index.params)}
+    card = {
+        **metadata,
+        "bundle_format": BUNDLE_FORMAT,
+        "cutoff": index.cutoff,
+        "candidate_params": asdict(index.params),
+    }
     (folder / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
     return folder
 
@@ -100,8 +145,10 @@ def save_bundle(model: HybridModel, folder: Path, metadata: dict) -> Path:
 def load_bundle(folder: Path) -> Bundle:
     card = json.loads((folder / "model_card.json").read_text())
     if card.get("bundle_format") != BUNDLE_FORMAT:
-        raise ValueError(f"{folder}: bundle_format {card.get('bundle_format')} is not "
-                         f"{BUNDLE_FORMAT}; retrain to get a bundle this code can read")
+        raise ValueError(
+            f"{folder}: bundle_format {card.get('bundle_format')} is not "
+            f"{BUNDLE_FORMAT}; retrain to get a bundle this code can read"
+        )
     catalog_frame = pd.read_parquet(folder / "catalog.parquet")
     catalog = Catalog(
         item_ids=catalog_frame["item_id"].to_numpy().astype(str),
@@ -118,6 +165,10 @@ def load_bundle(folder: Path) -> Bundle:
     booster = xgb.Booster()
     booster.load_model(folder / "ranker.ubj")
     booster.set_param({"nthread": 1})  # one request, one thread: the server scales by workers
-    index = CandidateIndex(cutoff=card["cutoff"], params=CandidateParams(**card["candidate_params"]),
-                           catalog=catalog, **values)
+    index = CandidateIndex(
+        cutoff=card["cutoff"],
+        params=CandidateParams(**card["candidate_params"]),
+        catalog=catalog,
+        **values,
+    )
     return Bundle(HybridModel(index, booster), card)

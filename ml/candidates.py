@@ -97,8 +97,9 @@ class CandidateIndex:
             return np.where(same, self.popularity[None, :], 0.0)
         raise ValueError(f"source: {source!r} is not one of {SOURCES}")
 
-    def candidates(self, users: np.ndarray, sources: tuple[str, ...] = SOURCES,
-                   exclude_purchased: bool = False) -> pd.DataFrame:
+    def candidates(
+        self, users: np.ndarray, sources: tuple[str, ...] = SOURCES, exclude_purchased: bool = False
+    ) -> pd.DataFrame:
         """Union of each source's top `per_source` items per user.
 
         Columns: user, item, and per source `<source>_score` (0 when the source did not propose
@@ -107,7 +108,7 @@ class CandidateIndex:
         n = self.params.per_source
         parts = []
         for start in range(0, len(users), CHUNK):
-            block = users[start:start + CHUNK]
+            block = users[start : start + CHUNK]
             excluded = self.purchase_counts[block].toarray() > 0 if exclude_purchased else None
             frames = []
             for source in sources:
@@ -120,10 +121,16 @@ class CandidateIndex:
                 if excluded is not None and source == "als":
                     keep &= ~np.take_along_axis(excluded, top, axis=1)
                 rows = np.broadcast_to(block[:, None], top.shape)
-                frames.append(pd.DataFrame({
-                    "user": rows[keep], "item": top[keep],
-                    f"{source}_score": top_scores[keep], f"{source}_rank": ranks[keep],
-                }).set_index(["user", "item"]))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "user": rows[keep],
+                            "item": top[keep],
+                            f"{source}_score": top_scores[keep],
+                            f"{source}_rank": ranks[keep],
+                        }
+                    ).set_index(["user", "item"])
+                )
             parts.append(pd.concat(frames, axis=1))
         union = pd.concat(parts).sort_index().reset_index()
         for source in sources:
@@ -133,8 +140,9 @@ class CandidateIndex:
         return union
 
 
-def fit_index(log: EventLog, catalog: Catalog, cutoff: float, als: AlsParams,
-              params: CandidateParams) -> CandidateIndex:
+def fit_index(
+    log: EventLog, catalog: Catalog, cutoff: float, als: AlsParams, params: CandidateParams
+) -> CandidateIndex:
     """Learn every source from `log.before(cutoff)` only."""
     log = log.before(cutoff)
     n_items = catalog.size
@@ -153,8 +161,9 @@ def fit_index(log: EventLog, catalog: Catalog, cutoff: float, als: AlsParams,
     engaged = np.maximum(log.weight, 0) * decay
     popularity = np.bincount(log.item, weights=engaged, minlength=n_items)
     trend_decay = np.exp(-np.log(2) * age_days / params.trending_half_life_days)
-    trending = np.bincount(log.item, weights=np.maximum(log.weight, 0) * trend_decay,
-                           minlength=n_items)
+    trending = np.bincount(
+        log.item, weights=np.maximum(log.weight, 0) * trend_decay, minlength=n_items
+    )
     categories, category_codes = np.unique(catalog.category, return_inverse=True)
     user_category = _user_category(history, category_codes, len(categories))
     share = user_category / np.maximum(user_category.sum(axis=1, keepdims=True), 1e-12)
@@ -186,8 +195,13 @@ def fit_index(log: EventLog, catalog: Catalog, cutoff: float, als: AlsParams,
 def fit_als(history: sp.csr_matrix, params: AlsParams) -> tuple[np.ndarray, np.ndarray]:
     """implicit's CPU ALS on users x items confidences; one BLAS thread (implicit uses OpenMP)."""
     model = implicit.cpu.als.AlternatingLeastSquares(
-        factors=params.factors, regularization=params.regularization, alpha=params.alpha,
-        iterations=params.iterations, random_state=params.seed, calculate_training_loss=False)
+        factors=params.factors,
+        regularization=params.regularization,
+        alpha=params.alpha,
+        iterations=params.iterations,
+        random_state=params.seed,
+        calculate_training_loss=False,
+    )
     with threadpool_limits(1, "blas"):
         model.fit(history, show_progress=False)
     return np.asarray(model.user_factors), np.asarray(model.item_factors)
@@ -197,14 +211,24 @@ def content_neighbors(catalog: Catalog, k: int) -> sp.csr_matrix:
     """Top-k cosine neighbours over TF-IDF of text, category path, brand and price band."""
     text = catalog.text
     band = _price_band_tokens(catalog)
-    documents = (text["title"] + " " + text["description"] + " "
-                 + text["category_path"].str.replace(">", " ") + " "
-                 + ("brand_" + text["brand"].str.replace(r"\W+", "_", regex=True)).where(
-                     text["brand"] != "", "") + " " + band)
+    documents = (
+        text["title"]
+        + " "
+        + text["description"]
+        + " "
+        + text["category_path"].str.replace(">", " ")
+        + " "
+        + ("brand_" + text["brand"].str.replace(r"\W+", "_", regex=True)).where(
+            text["brand"] != "", ""
+        )
+        + " "
+        + band
+    )
     if not documents.str.strip().any():
         return sp.csr_matrix((catalog.size, catalog.size), dtype=np.float32)
-    vectors = TfidfVectorizer(min_df=1, sublinear_tf=True, token_pattern=r"(?u)\b\w+\b").fit_transform(
-        documents)
+    vectors = TfidfVectorizer(
+        min_df=1, sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
+    ).fit_transform(documents)
     return _top_k_similarity(normalize(vectors), normalize(vectors), k)
 
 
@@ -214,7 +238,8 @@ def copurchase_neighbors(log: EventLog, n_items: int, k: int) -> sp.csr_matrix:
     baskets, basket = np.unique(log.basket[positive], return_inverse=True)
     incidence = sp.csr_matrix(
         (np.ones(positive.sum(), dtype=np.float32), (basket, log.item[positive])),
-        shape=(len(baskets), n_items))
+        shape=(len(baskets), n_items),
+    )
     incidence.data[:] = 1.0  # presence, not counts
     incidence.sum_duplicates()
     incidence.data[:] = 1.0
@@ -249,15 +274,18 @@ def _dense(scores) -> np.ndarray:
 def _top_k_similarity(left: sp.csr_matrix, right: sp.csr_matrix, k: int) -> sp.csr_matrix:
     rows, cols, values = [], [], []
     for start in range(0, left.shape[0], CHUNK):
-        block = (left[start:start + CHUNK] @ right.T).toarray()
-        np.fill_diagonal(block[:, start:start + CHUNK], 0)
+        block = (left[start : start + CHUNK] @ right.T).toarray()
+        np.fill_diagonal(block[:, start : start + CHUNK], 0)
         top, scores = top_k(block, k)
         keep = scores > 0
         rows.append(np.broadcast_to(np.arange(start, start + len(block))[:, None], top.shape)[keep])
         cols.append(top[keep])
         values.append(scores[keep])
-    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(left.shape[0], right.shape[0]), dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(left.shape[0], right.shape[0]),
+        dtype=np.float32,
+    )
 
 
 def _keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -273,8 +301,11 @@ def _keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
         values.append(data[keep])
     if not rows:
         return sp.csr_matrix(matrix.shape, dtype=np.float32)
-    return sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=matrix.shape, dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=matrix.shape,
+        dtype=np.float32,
+    )
 
 
 def _price_band_tokens(catalog: Catalog) -> pd.Series:
@@ -285,8 +316,9 @@ def _price_band_tokens(catalog: Catalog) -> pd.Series:
 
 
 def _user_category(history: sp.csr_matrix, codes: np.ndarray, n: int) -> np.ndarray:
-    to_category = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)),
-                                shape=(len(codes), n))
+    to_category = sp.csr_matrix(
+        (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), n)
+    )
     return np.asarray((history @ to_category).todense())
 
 
@@ -294,8 +326,9 @@ def _last_seen_days(log: EventLog, n_items: int, cutoff: float) -> sp.csr_matrix
     frame = pd.DataFrame({"user": log.user, "item": log.item, "time": log.time})
     last = frame.groupby(["user", "item"], sort=False)["time"].max().reset_index()
     days = 1.0 + (cutoff - last["time"].to_numpy()) / SECONDS_PER_DAY
-    return sp.csr_matrix((days.astype(np.float32), (last["user"], last["item"])),
-                         shape=(log.n_users, n_items))
+    return sp.csr_matrix(
+        (days.astype(np.float32), (last["user"], last["item"])), shape=(log.n_users, n_items)
+    )
 
 
 def _user_category_days(log: EventLog, codes: np.ndarray, n: int, cutoff: float) -> np.ndarray:
@@ -306,26 +339,35 @@ def _user_category_days(log: EventLog, codes: np.ndarray, n: int, cutoff: float)
     return days
 
 
-def _item_stats(log: EventLog, catalog: Catalog, cutoff: float, popularity: np.ndarray,
-                trending: np.ndarray) -> pd.DataFrame:
+def _item_stats(
+    log: EventLog, catalog: Catalog, cutoff: float, popularity: np.ndarray, trending: np.ndarray
+) -> pd.DataFrame:
     n = catalog.size
-    count = {name: np.bincount(log.item[log.event == code], minlength=n)
-             for name, code in EVENT_CODES.items()}
-    buyers = pd.DataFrame({"user": log.user, "item": log.item})[log.event == EVENT_CODES["purchase"]]
+    count = {
+        name: np.bincount(log.item[log.event == code], minlength=n)
+        for name, code in EVENT_CODES.items()
+    }
+    buyers = pd.DataFrame({"user": log.user, "item": log.item})[
+        log.event == EVENT_CODES["purchase"]
+    ]
     per_buyer = buyers.groupby(["item", "user"]).size()
     repeat_buyers = (per_buyer >= 2).groupby(level="item").mean()
-    return pd.DataFrame({
-        "i_popularity": np.log1p(popularity),
-        "i_trending": np.log1p(trending),
-        "i_purchases": count["purchase"],
-        "i_views": count["view"],
-        "i_conversion": np.where(count["view"] > 0, count["purchase"] / np.maximum(count["view"], 1),
-                                 np.nan),
-        "i_repeat_buyer_share": repeat_buyers.reindex(np.arange(n)).to_numpy(),
-        "i_price": catalog.price,
-        "i_age_days": np.where(catalog.created_at > 0,
-                               (cutoff - catalog.created_at) / SECONDS_PER_DAY, np.nan),
-    })
+    return pd.DataFrame(
+        {
+            "i_popularity": np.log1p(popularity),
+            "i_trending": np.log1p(trending),
+            "i_purchases": count["purchase"],
+            "i_views": count["view"],
+            "i_conversion": np.where(
+                count["view"] > 0, count["purchase"] / np.maximum(count["view"], 1), np.nan
+            ),
+            "i_repeat_buyer_share": repeat_buyers.reindex(np.arange(n)).to_numpy(),
+            "i_price": catalog.price,
+            "i_age_days": np.where(
+                catalog.created_at > 0, (cutoff - catalog.created_at) / SECONDS_PER_DAY, np.nan
+            ),
+        }
+    )
 
 
 def _user_stats(log: EventLog, cutoff: float, purchase_counts: sp.csr_matrix) -> pd.DataFrame:
@@ -334,20 +376,26 @@ def _user_stats(log: EventLog, cutoff: float, purchase_counts: sp.csr_matrix) ->
     last = np.full(n, -np.inf)
     np.maximum.at(last, log.user, log.time)
     last[np.isinf(last)] = np.nan
-    spend = np.bincount(log.user[bought], weights=np.nan_to_num(log.price[bought]) * log.quantity[bought],
-                        minlength=n)
+    spend = np.bincount(
+        log.user[bought],
+        weights=np.nan_to_num(log.price[bought]) * log.quantity[bought],
+        minlength=n,
+    )
     priced = bought & ~np.isnan(log.price)
     price_sum = np.bincount(log.user[priced], weights=log.price[priced], minlength=n)
     price_n = np.bincount(log.user[priced], minlength=n)
     n_purchases = np.bincount(log.user[bought], minlength=n)
     repeated = np.asarray((purchase_counts >= 2).sum(axis=1)).ravel()
     distinct_bought = np.diff(purchase_counts.indptr)
-    return pd.DataFrame({
-        "u_events": np.bincount(log.user, minlength=n),
-        "u_purchases": n_purchases,
-        "u_days_since_last": (cutoff - last) / SECONDS_PER_DAY,
-        "u_monetary": spend,
-        "u_avg_price": np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan),
-        "u_repeat_item_share": np.where(distinct_bought > 0,
-                                        repeated / np.maximum(distinct_bought, 1), np.nan),
-    })
+    return pd.DataFrame(
+        {
+            "u_events": np.bincount(log.user, minlength=n),
+            "u_purchases": n_purchases,
+            "u_days_since_last": (cutoff - last) / SECONDS_PER_DAY,
+            "u_monetary": spend,
+            "u_avg_price": np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan),
+            "u_repeat_item_share": np.where(
+                distinct_bought > 0, repeated / np.maximum(distinct_bought, 1), np.nan
+            ),
+        }
+    )

@@ -18,8 +18,15 @@ from ml.schema import GUEST_PREFIX
 
 SECONDS_PER_DAY = 86_400.0
 PURCHASE, RETURN, VIEW, CART = "purchase", "return", "view", "add_to_cart"
-EVENT_CODES = {"view": 0, "add_to_cart": 1, "remove_from_cart": 2, "purchase": 3, "return": 4,
-               "impression": 5, "click": 6}
+EVENT_CODES = {
+    "view": 0,
+    "add_to_cart": 1,
+    "remove_from_cart": 2,
+    "purchase": 3,
+    "return": 4,
+    "impression": 5,
+    "click": 6,
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,9 @@ class Catalog:
             price=products["price"].astype("float64").to_numpy(),
             created_at=_seconds(created.fillna(pd.Timestamp(0))),
             in_stock=products["is_in_stock"].fillna(True).astype(bool).to_numpy(),
-            text=products[["title", "description", "category_path", "brand"]].fillna("").astype(str),
+            text=products[["title", "description", "category_path", "brand"]]
+            .fillna("")
+            .astype(str),
         )
 
 
@@ -82,8 +91,11 @@ class EventLog:
         frame = frame.sort_values("occurred_at", kind="stable").reset_index(drop=True)
         user_ids, user = np.unique(frame["user_id"].astype(str).to_numpy(), return_inverse=True)
         item = np.searchsorted(catalog.item_ids, frame["item_id"].astype(str).to_numpy())
-        basket_key = frame["order_id"].fillna(frame["session_id"]).fillna(
-            frame["user_id"] + "@" + frame["occurred_at"].dt.date.astype(str))
+        basket_key = (
+            frame["order_id"]
+            .fillna(frame["session_id"])
+            .fillna(frame["user_id"] + "@" + frame["occurred_at"].dt.date.astype(str))
+        )
         return cls(
             user_ids=user_ids,
             is_guest=np.char.startswith(user_ids.astype(str), GUEST_PREFIX),
@@ -98,10 +110,17 @@ class EventLog:
         )
 
     def _select(self, mask: np.ndarray) -> EventLog:
-        return replace(self, user=self.user[mask], item=self.item[mask], event=self.event[mask],
-                       weight=self.weight[mask], time=self.time[mask],
-                       quantity=self.quantity[mask], price=self.price[mask],
-                       basket=self.basket[mask])
+        return replace(
+            self,
+            user=self.user[mask],
+            item=self.item[mask],
+            event=self.event[mask],
+            weight=self.weight[mask],
+            time=self.time[mask],
+            quantity=self.quantity[mask],
+            price=self.price[mask],
+            basket=self.basket[mask],
+        )
 
     def before(self, cutoff: float) -> EventLog:
         """Events strictly before `cutoff` (seconds): everything a model at that time may know."""
@@ -112,8 +131,9 @@ class EventLog:
 
     def matrix(self, values: np.ndarray, n_items: int) -> sp.csr_matrix:
         """users x items, summing `values` over events."""
-        return sp.csr_matrix((values, (self.user, self.item)), shape=(self.n_users, n_items),
-                             dtype=np.float32)
+        return sp.csr_matrix(
+            (values, (self.user, self.item)), shape=(self.n_users, n_items), dtype=np.float32
+        )
 
     def purchases(self) -> EventLog:
         return self._select(self.event == EVENT_CODES[PURCHASE])
@@ -130,8 +150,9 @@ class Windows:
     @classmethod
     def from_split(cls, split: pd.DataFrame) -> Windows:
         row = split.iloc[0]
-        return cls(*(_seconds(pd.Series([row[c]]))[0]
-                     for c in ("validation_start", "test_start", "as_of")))
+        return cls(
+            *(_seconds(pd.Series([row[c]]))[0] for c in ("validation_start", "test_start", "as_of"))
+        )
 
     @property
     def validation_days(self) -> float:
@@ -142,13 +163,19 @@ class Windows:
         return (self.as_of - self.test_start) / SECONDS_PER_DAY
 
     def describe(self) -> dict[str, str]:
-        return {name: datetime.utcfromtimestamp(value).isoformat()
-                for name, value in (("validation_start", self.validation_start),
-                                    ("test_start", self.test_start), ("as_of", self.as_of))}
+        return {
+            name: datetime.utcfromtimestamp(value).isoformat()
+            for name, value in (
+                ("validation_start", self.validation_start),
+                ("test_start", self.test_start),
+                ("as_of", self.as_of),
+            )
+        }
 
 
-def relevant_purchases(log: EventLog, start: float, end: float,
-                       exclude: sp.csr_matrix | None = None) -> dict[int, set[int]]:
+def relevant_purchases(
+    log: EventLog, start: float, end: float, exclude: sp.csr_matrix | None = None
+) -> dict[int, set[int]]:
     """user -> items bought in [start, end), guests excluded; minus items in `exclude` (user x item)."""
     window = log.between(start, end).purchases()
     truth: dict[int, set[int]] = {}

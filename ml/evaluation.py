@@ -35,7 +35,9 @@ def hit_rate_at_k(relevant: set, recommended: Sequence, k: int) -> float:
 def ndcg_at_k(relevant: set, recommended: Sequence, k: int) -> float:
     if not relevant:
         raise ValueError("relevant: empty set; users without relevant items are not evaluated")
-    dcg = sum(1.0 / np.log2(rank + 2) for rank, item in enumerate(recommended[:k]) if item in relevant)
+    dcg = sum(
+        1.0 / np.log2(rank + 2) for rank, item in enumerate(recommended[:k]) if item in relevant
+    )
     ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(k, len(relevant))))
     return dcg / ideal
 
@@ -69,16 +71,18 @@ def ranking_report(truth: dict, recommendations: dict, catalog_size: int) -> dic
     users = [u for u, items in truth.items() if items]
     if not users:
         raise ValueError("truth: no user has a relevant item in this window")
-    rows = np.array([
-        (
-            ndcg_at_k(truth[u], recommendations[u], 10),
-            recall_at_k(truth[u], recommendations[u], 10),
-            recall_at_k(truth[u], recommendations[u], 20),
-            average_precision_at_k(truth[u], recommendations[u], 10),
-            hit_rate_at_k(truth[u], recommendations[u], 10),
-        )
-        for u in users
-    ])
+    rows = np.array(
+        [
+            (
+                ndcg_at_k(truth[u], recommendations[u], 10),
+                recall_at_k(truth[u], recommendations[u], 10),
+                recall_at_k(truth[u], recommendations[u], 20),
+                average_precision_at_k(truth[u], recommendations[u], 10),
+                hit_rate_at_k(truth[u], recommendations[u], 10),
+            )
+            for u in users
+        ]
+    )
     means = rows.mean(axis=0)
     return {
         "ndcg@10": float(means[0]),

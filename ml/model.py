@@ -35,25 +35,42 @@ class HybridModel:
     index: CandidateIndex
     booster: xgb.Booster
 
-    def recommend(self, users: np.ndarray, k: int, exclude_purchased: bool = False,
-                  candidates: pd.DataFrame | None = None) -> Recommendations:
-        pairs = candidates if candidates is not None else self.index.candidates(
-            users, exclude_purchased=exclude_purchased)
+    def recommend(
+        self,
+        users: np.ndarray,
+        k: int,
+        exclude_purchased: bool = False,
+        candidates: pd.DataFrame | None = None,
+    ) -> Recommendations:
+        pairs = (
+            candidates
+            if candidates is not None
+            else self.index.candidates(users, exclude_purchased=exclude_purchased)
+        )
         scores = score_pairs(self.booster, pair_features(self.index, pairs))
         reasons = _strongest_source(pairs)
-        return _top_per_user(self.index, users, pairs["user"].to_numpy(), pairs["item"].to_numpy(),
-                             scores, reasons, k, exclude_purchased)
+        return _top_per_user(
+            self.index,
+            users,
+            pairs["user"].to_numpy(),
+            pairs["item"].to_numpy(),
+            scores,
+            reasons,
+            k,
+            exclude_purchased,
+        )
 
 
-def recommend_baseline(index: CandidateIndex, name: str, users: np.ndarray, k: int,
-                       exclude_purchased: bool = False) -> Recommendations:
+def recommend_baseline(
+    index: CandidateIndex, name: str, users: np.ndarray, k: int, exclude_purchased: bool = False
+) -> Recommendations:
     """popularity (trending), repeat (own purchases, then popularity) or als alone."""
     if name not in BASELINES:
         raise ValueError(f"name: {name!r} is not one of {BASELINES}")
     source = {"popularity": "trending", "repeat": "repeat", "als": "als"}[name]
     items, scores, reasons = [], [], []
     for start in range(0, len(users), 1024):
-        block = users[start:start + 1024]
+        block = users[start : start + 1024]
         matrix = np.array(index.source_scores(source, block), dtype=np.float64)
         if exclude_purchased:
             matrix[index.purchase_counts[block].toarray() > 0] = -np.inf
@@ -73,9 +90,16 @@ def _strongest_source(pairs: pd.DataFrame) -> np.ndarray:
     return np.asarray(SOURCES)[ranks.argmin(axis=1)]
 
 
-def _top_per_user(index: CandidateIndex, users: np.ndarray, pair_users: np.ndarray,
-                  pair_items: np.ndarray, scores: np.ndarray, reasons: np.ndarray, k: int,
-                  exclude_purchased: bool) -> Recommendations:
+def _top_per_user(
+    index: CandidateIndex,
+    users: np.ndarray,
+    pair_users: np.ndarray,
+    pair_items: np.ndarray,
+    scores: np.ndarray,
+    reasons: np.ndarray,
+    k: int,
+    exclude_purchased: bool,
+) -> Recommendations:
     order = np.lexsort((-scores, pair_users))
     pair_users, pair_items = pair_users[order], pair_items[order]
     scores, reasons = scores[order], reasons[order]
@@ -87,17 +111,20 @@ def _top_per_user(index: CandidateIndex, users: np.ndarray, pair_users: np.ndarr
         items.append(pair_items[start:stop])
         top_scores.append(scores[start:stop])
         top_reasons.append(reasons[start:stop].tolist())
-    return _pad_with_trending(index, Recommendations(users, items, top_scores, top_reasons), k,
-                              exclude_purchased)
+    return _pad_with_trending(
+        index, Recommendations(users, items, top_scores, top_reasons), k, exclude_purchased
+    )
 
 
-def _pad_with_trending(index: CandidateIndex, recs: Recommendations, k: int,
-                       exclude_purchased: bool) -> Recommendations:
+def _pad_with_trending(
+    index: CandidateIndex, recs: Recommendations, k: int, exclude_purchased: bool
+) -> Recommendations:
     """Users with fewer than k candidates get trending items (never a repeat of their list)."""
     ranked_trending = np.argsort(-index.trending, kind="stable")
     items, scores, reasons = [], [], []
-    for user, row, row_scores, row_reasons in zip(recs.users, recs.items, recs.scores,
-                                                  recs.reasons, strict=True):
+    for user, row, row_scores, row_reasons in zip(
+        recs.users, recs.items, recs.scores, recs.reasons, strict=True
+    ):
         if len(row) >= k:
             items.append(row[:k])
             scores.append(row_scores[:k])

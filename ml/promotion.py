@@ -35,7 +35,9 @@ def decide_promotion(validation: dict, champion: float | None) -> PromotionDecis
         best_name = max(BASELINES, key=lambda name: models[name][METRIC])
         best = models[best_name][METRIC]
         if hybrid > best:
-            reasons.append(f"{protocol}: hybrid {hybrid:.4f} beats best baseline {best_name} {best:.4f}")
+            reasons.append(
+                f"{protocol}: hybrid {hybrid:.4f} beats best baseline {best_name} {best:.4f}"
+            )
         else:
             promote = False
             reasons.append(f"{protocol}: hybrid {hybrid:.4f} does not beat {best_name} {best:.4f}")

@@ -16,17 +16,36 @@ import xgboost as xgb
 
 from ml.candidates import SOURCES, CandidateIndex
 
-USER_STATS = ("u_events", "u_purchases", "u_days_since_last", "u_monetary", "u_avg_price",
-              "u_repeat_item_share")
-ITEM_STATS = ("i_popularity", "i_trending", "i_purchases", "i_views", "i_conversion",
-              "i_repeat_buyer_share", "i_price", "i_age_days")
+USER_STATS = (
+    "u_events",
+    "u_purchases",
+    "u_days_since_last",
+    "u_monetary",
+    "u_avg_price",
+    "u_repeat_item_share",
+)
+ITEM_STATS = (
+    "i_popularity",
+    "i_trending",
+    "i_purchases",
+    "i_views",
+    "i_conversion",
+    "i_repeat_buyer_share",
+    "i_price",
+    "i_age_days",
+)
 FEATURES = (
     *[f"{s}_score" for s in SOURCES],
     *[f"{s}_rank" for s in SOURCES if s != "trending"],
-    "n_sources", "als_dot",
-    "ui_weight", "ui_purchases", "ui_days_since_last",
-    "uc_share", "uc_days_since_last",
-    *USER_STATS, *ITEM_STATS,
+    "n_sources",
+    "als_dot",
+    "ui_weight",
+    "ui_purchases",
+    "ui_days_since_last",
+    "uc_share",
+    "uc_days_since_last",
+    *USER_STATS,
+    *ITEM_STATS,
     "price_ratio",
 )
 
@@ -45,10 +64,16 @@ class RankerParams:
 
     def xgb_params(self) -> dict:
         return {
-            "objective": self.objective, "eta": self.learning_rate, "max_depth": self.max_depth,
-            "min_child_weight": self.min_child_weight, "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree, "tree_method": "hist", "seed": self.seed,
-            "eval_metric": "ndcg@10", "nthread": 2,
+            "objective": self.objective,
+            "eta": self.learning_rate,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "tree_method": "hist",
+            "seed": self.seed,
+            "eval_metric": "ndcg@10",
+            "nthread": 2,
         }
 
     def to_dict(self) -> dict:
@@ -85,13 +110,19 @@ def pair_features(index: CandidateIndex, pairs: pd.DataFrame) -> np.ndarray:
 
 def labels_for(pairs: pd.DataFrame, truth: dict[int, set[int]]) -> np.ndarray:
     keys = set((u, i) for u, items in truth.items() for i in items)
-    return np.fromiter(((u, i) in keys for u, i in zip(pairs["user"].tolist(),
-                                                       pairs["item"].tolist(), strict=True)),
-                       dtype=np.float32, count=len(pairs))
+    return np.fromiter(
+        (
+            (u, i) in keys
+            for u, i in zip(pairs["user"].tolist(), pairs["item"].tolist(), strict=True)
+        ),
+        dtype=np.float32,
+        count=len(pairs),
+    )
 
 
-def fit_ranker(features: np.ndarray, labels: np.ndarray, users: np.ndarray,
-               params: RankerParams) -> xgb.Booster:
+def fit_ranker(
+    features: np.ndarray, labels: np.ndarray, users: np.ndarray, params: RankerParams
+) -> xgb.Booster:
     """Fit on groups (users, contiguous and sorted) that hold at least one positive."""
     positive_users = np.unique(users[labels > 0])
     if len(positive_users) == 0:
@@ -100,8 +131,13 @@ def fit_ranker(features: np.ndarray, labels: np.ndarray, users: np.ndarray,
     if len(positive_users) > params.max_groups:
         positive_users = rng.choice(positive_users, params.max_groups, replace=False)
     keep = np.isin(users, positive_users)
-    matrix = xgb.DMatrix(features[keep], label=labels[keep], qid=users[keep],
-                         feature_names=list(FEATURES), missing=np.nan)
+    matrix = xgb.DMatrix(
+        features[keep],
+        label=labels[keep],
+        qid=users[keep],
+        feature_names=list(FEATURES),
+        missing=np.nan,
+    )
     return xgb.train(params.xgb_params(), matrix, num_boost_round=params.rounds)
 
 

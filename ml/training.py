@@ -44,8 +44,11 @@ class TrainingParams:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainingParams:
-        return cls(AlsParams(**values["als"]), CandidateParams(**values["candidates"]),
-                   RankerParams(**values["ranker"]))
+        return cls(
+            AlsParams(**values["als"]),
+            CandidateParams(**values["candidates"]),
+            RankerParams(**values["ranker"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,19 @@ class TuningBudget:
     seed: int = 7
 
 
-ALS_SPACE = {"factors": [32, 64, 128], "regularization": [0.01, 0.05, 0.1, 0.5],
-             "alpha": [1.0, 5.0, 10.0, 20.0, 40.0], "iterations": [10, 15, 25]}
-RANKER_SPACE = {"max_depth": [4, 6, 8], "learning_rate": [0.05, 0.1, 0.2], "rounds": [100, 150, 300],
-                "objective": ["rank:ndcg", "rank:pairwise", "rank:map"],
-                "min_child_weight": [1.0, 10.0, 50.0]}
+ALS_SPACE = {
+    "factors": [32, 64, 128],
+    "regularization": [0.01, 0.05, 0.1, 0.5],
+    "alpha": [1.0, 5.0, 10.0, 20.0, 40.0],
+    "iterations": [10, 15, 25],
+}
+RANKER_SPACE = {
+    "max_depth": [4, 6, 8],
+    "learning_rate": [0.05, 0.1, 0.2],
+    "rounds": [100, 150, 300],
+    "objective": ["rank:ndcg", "rank:pairwise", "rank:map"],
+    "min_child_weight": [1.0, 10.0, 50.0],
+}
 
 
 @dataclass
@@ -75,8 +86,9 @@ class EvaluationSet:
     cold_users: int
 
 
-def ranker_training_set(log: EventLog, catalog: Catalog, cutoff: float, label_days: float,
-                        params: TrainingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ranker_training_set(
+    log: EventLog, catalog: Catalog, cutoff: float, label_days: float, params: TrainingParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features from events before `cutoff - label_days`, labels = purchases in the label window."""
     label_start = cutoff - label_days * SECONDS_PER_DAY
     index = fit_index(log, catalog, label_start, params.als, params.candidates)
@@ -86,36 +98,53 @@ def ranker_training_set(log: EventLog, catalog: Catalog, cutoff: float, label_da
     return pair_features(index, pairs), labels_for(pairs, truth), pairs["user"].to_numpy()
 
 
-def train_hybrid(log: EventLog, catalog: Catalog, cutoff: float, label_days: float,
-                 params: TrainingParams) -> HybridModel:
+def train_hybrid(
+    log: EventLog, catalog: Catalog, cutoff: float, label_days: float, params: TrainingParams
+) -> HybridModel:
     features, labels, users = ranker_training_set(log, catalog, cutoff, label_days, params)
     booster = fit_ranker(features, labels, users, params.ranker)
     return HybridModel(fit_index(log, catalog, cutoff, params.als, params.candidates), booster)
 
 
-def evaluation_set(index: CandidateIndex, log: EventLog, end: float, protocol: str) -> EvaluationSet:
+def evaluation_set(
+    index: CandidateIndex, log: EventLog, end: float, protocol: str
+) -> EvaluationSet:
     exclude = index.purchase_counts if protocol == "new" else None
     truth = relevant_purchases(log, index.cutoff, end, exclude=exclude)
     users = _known(index, truth)
     pairs = index.candidates(users, exclude_purchased=protocol == "new")
-    return EvaluationSet(users, {u: truth[u] for u in users.tolist()}, pairs,
-                         pair_features(index, pairs), cold_users=len(truth) - len(users))
+    return EvaluationSet(
+        users,
+        {u: truth[u] for u in users.tolist()},
+        pairs,
+        pair_features(index, pairs),
+        cold_users=len(truth) - len(users),
+    )
 
 
-def evaluate(model: HybridModel, log: EventLog, end: float,
-             sets: dict[str, EvaluationSet] | None = None) -> dict:
+def evaluate(
+    model: HybridModel, log: EventLog, end: float, sets: dict[str, EvaluationSet] | None = None
+) -> dict:
     """Metric tables for both protocols: hybrid and baselines, plus per-source candidate recall."""
     index = model.index
     sets = sets or {p: evaluation_set(index, log, end, p) for p in PROTOCOLS}
     report = {}
     for protocol, data in sets.items():
         exclude = protocol == "new"
-        models = {name: ranking_report(
-            data.truth, recommend_baseline(index, name, data.users, K, exclude).as_dict(),
-            index.catalog.size) for name in BASELINES}
+        models = {
+            name: ranking_report(
+                data.truth,
+                recommend_baseline(index, name, data.users, K, exclude).as_dict(),
+                index.catalog.size,
+            )
+            for name in BASELINES
+        }
         models["hybrid"] = _hybrid_report(model, data, exclude)
-        report[protocol] = {"models": models, "candidate_recall": candidate_recall(data),
-                            "cold_users_skipped": data.cold_users}
+        report[protocol] = {
+            "models": models,
+            "candidate_recall": candidate_recall(data),
+            "cold_users_skipped": data.cold_users,
+        }
     return report
 
 
@@ -128,8 +157,14 @@ def candidate_recall(data: EvaluationSet) -> dict[str, float]:
     return recall
 
 
-def tune(log: EventLog, catalog: Catalog, windows: Windows, base: TrainingParams,
-         budget: TuningBudget, progress=print) -> tuple[TrainingParams, list[dict]]:
+def tune(
+    log: EventLog,
+    catalog: Catalog,
+    windows: Windows,
+    base: TrainingParams,
+    budget: TuningBudget,
+    progress=print,
+) -> tuple[TrainingParams, list[dict]]:
     """Random search on the validation window: ALS first (ALS-alone NDCG@10), then the ranker
     (hybrid NDCG@10, protocol `all`) on candidates from the best ALS. Returns every trial."""
     rng = np.random.default_rng(budget.seed)
@@ -146,15 +181,22 @@ def tune(log: EventLog, catalog: Catalog, windows: Windows, base: TrainingParams
         trial_index = replace(index, user_factors=user_factors, item_factors=item_factors)
         recs = recommend_baseline(trial_index, "als", evaluation.users, K)
         score = ranking_report(evaluation.truth, recs.as_dict(), catalog.size)["ndcg@10"]
-        trials.append({"stage": "als", "params": asdict(als), "ndcg@10": score,
-                       "seconds": round(time.monotonic() - started, 2)})
+        trials.append(
+            {
+                "stage": "als",
+                "params": asdict(als),
+                "ndcg@10": score,
+                "seconds": round(time.monotonic() - started, 2),
+            }
+        )
         progress(f"  tuning als {trial + 1}/{budget.als_trials}: ndcg@10={score:.4f} {asdict(als)}")
         if score > best_score:
             best_als, best_score = als, score
 
     params = replace(base, als=best_als)
-    features, labels, users = ranker_training_set(log, catalog, cutoff, windows.validation_days,
-                                                  params)
+    features, labels, users = ranker_training_set(
+        log, catalog, cutoff, windows.validation_days, params
+    )
     best_index = fit_index(log, catalog, cutoff, params.als, params.candidates)
     evaluation = evaluation_set(best_index, log, end, "all")
     best_ranker, best_score = base.ranker, -1.0
@@ -163,10 +205,18 @@ def tune(log: EventLog, catalog: Catalog, windows: Windows, base: TrainingParams
         started = time.monotonic()
         model = HybridModel(best_index, fit_ranker(features, labels, users, ranker))
         score = _hybrid_report(model, evaluation, exclude=False)["ndcg@10"]
-        trials.append({"stage": "ranker", "params": asdict(ranker), "ndcg@10": score,
-                       "seconds": round(time.monotonic() - started, 2)})
-        progress(f"  tuning ranker {trial + 1}/{budget.ranker_trials}: ndcg@10={score:.4f} "
-                 f"{asdict(ranker)}")
+        trials.append(
+            {
+                "stage": "ranker",
+                "params": asdict(ranker),
+                "ndcg@10": score,
+                "seconds": round(time.monotonic() - started, 2),
+            }
+        )
+        progress(
+            f"  tuning ranker {trial + 1}/{budget.ranker_trials}: ndcg@10={score:.4f} "
+            f"{asdict(ranker)}"
+        )
         if score > best_score:
             best_ranker, best_score = ranker, score
     return replace(params, ranker=best_ranker), trials
@@ -174,9 +224,16 @@ def tune(log: EventLog, catalog: Catalog, windows: Windows, base: TrainingParams
 
 def _hybrid_report(model: HybridModel, data: EvaluationSet, exclude: bool) -> dict:
     scores = score_pairs(model.booster, data.features)
-    recs = _top_per_user(model.index, data.users, data.pairs["user"].to_numpy(),
-                         data.pairs["item"].to_numpy(), scores, _strongest_source(data.pairs), K,
-                         exclude)
+    recs = _top_per_user(
+        model.index,
+        data.users,
+        data.pairs["user"].to_numpy(),
+        data.pairs["item"].to_numpy(),
+        scores,
+        _strongest_source(data.pairs),
+        K,
+        exclude,
+    )
     return ranking_report(data.truth, recs.as_dict(), model.index.catalog.size)
 
 

@@ -30,17 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
-        "demo", help="generate the synthetic store and run the whole pipeline",
+        "demo",
+        help="generate the synthetic store and run the whole pipeline",
         description="Generate the built-in synthetic store and run the whole pipeline through "
-        "Dagster, then print a summary.")
+        "Dagster, then print a summary.",
+    )
     _add_synthetic_options(demo)
     demo.set_defaults(handler=_demo)
 
     run = commands.add_parser(
-        "run", help="run the pipeline on a chosen source",
+        "run",
+        help="run the pipeline on a chosen source",
         description="Run the whole pipeline on a source. online-retail and rees46 take the file "
         "as --events; files takes --events and optionally --products and --customers "
-        "(format: docs/data-contract.md).")
+        "(format: docs/data-contract.md).",
+    )
     run.add_argument("--source", choices=SOURCES, default="synthetic")
     run.add_argument("--events", type=Path, help="events file (CSV or Parquet)")
     run.add_argument("--products", type=Path, help="products file (files source only)")
@@ -50,40 +54,50 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     evaluate = commands.add_parser(
-        "evaluate", help="evaluate the tuned model beside the baselines and print the table",
+        "evaluate",
+        help="evaluate the tuned model beside the baselines and print the table",
         description="Re-run the evaluation (validation and test windows, protocols all/new, "
         "hybrid vs popularity, repeat-purchase and ALS alone) on the current warehouse, print "
-        "the metric table and write it as JSON.")
+        "the metric table and write it as JSON.",
+    )
     evaluate.add_argument("--out", type=Path, help="also write the JSON report here")
     evaluate.set_defaults(handler=_evaluate)
 
     recommend = commands.add_parser(
-        "recommend", help="recommendations for one user from the promoted model",
+        "recommend",
+        help="recommendations for one user from the promoted model",
         description="Top-k items for one user from the promoted model (unknown users get the "
-        "trending fallback).")
+        "trending fallback).",
+    )
     recommend.add_argument("--user", required=True, help="user id")
     recommend.add_argument("--k", type=_positive_int, default=10)
     recommend.add_argument("--json", action="store_true", help="machine-readable output")
     recommend.set_defaults(handler=_recommend)
 
     export = commands.add_parser(
-        "export-recommendations", help="top-k for every known customer, to CSV or Parquet",
+        "export-recommendations",
+        help="top-k for every known customer, to CSV or Parquet",
         description="Write top-k recommendations for every known customer (guests excluded) "
-        "from the promoted model: user_id, rank, item_id, score, reason, model_version.")
+        "from the promoted model: user_id, rank, item_id, score, reason, model_version.",
+    )
     export.add_argument("--k", type=_positive_int, default=10)
     export.add_argument("--out", type=Path, required=True, help="a .csv or .parquet file")
     export.set_defaults(handler=_export)
 
     status = commands.add_parser(
-        "status", help="show what ran, row counts, quarantine and data-quality results",
+        "status",
+        help="show what ran, row counts, quarantine and data-quality results",
         description="Show the state of this home: recent runs, table row counts, quarantine "
-        "counts by reason and data-quality results.")
+        "counts by reason and data-quality results.",
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
 
     ui = commands.add_parser(
-        "ui", help="start the Dagster UI on this home",
-        description="Start `dagster dev` (webserver and daemon) on workspace.yaml and this home.")
+        "ui",
+        help="start the Dagster UI on this home",
+        description="Start `dagster dev` (webserver and daemon) on workspace.yaml and this home.",
+    )
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(handler=_ui)
@@ -91,11 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_synthetic_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", choices=("small", "1m"), default="small",
-                        help="synthetic store size: small (demo) or 1m (about a million events)")
+    parser.add_argument(
+        "--size",
+        choices=("small", "1m"),
+        default="small",
+        help="synthetic store size: small (demo) or 1m (about a million events)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="synthetic store seed")
-    parser.add_argument("--tuning-trials", type=int, default=4, metavar="N",
-                        help="hyperparameter settings tried per stage (ALS, ranker); 1 = defaults")
+    parser.add_argument(
+        "--tuning-trials",
+        type=int,
+        default=4,
+        metavar="N",
+        help="hyperparameter settings tried per stage (ALS, ranker); 1 = defaults",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -106,9 +129,19 @@ def _positive_int(text: str) -> int:
 
 
 def _demo(args: argparse.Namespace, home: TailorHome) -> int:
-    return _run(argparse.Namespace(source="synthetic", events=None, products=None, customers=None,
-                                   as_of=None, size=args.size, seed=args.seed,
-                                   tuning_trials=args.tuning_trials), home)
+    return _run(
+        argparse.Namespace(
+            source="synthetic",
+            events=None,
+            products=None,
+            customers=None,
+            as_of=None,
+            size=args.size,
+            seed=args.seed,
+            tuning_trials=args.tuning_trials,
+        ),
+        home,
+    )
 
 
 def _run(args: argparse.Namespace, home: TailorHome) -> int:
@@ -147,7 +180,9 @@ def run_outcome(result) -> str:
     if result.success:
         return "succeeded"
     failed_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
-    promotion_only = failed_steps and all(s.endswith("challenger_beats_champion") for s in failed_steps)
+    promotion_only = failed_steps and all(
+        s.endswith("challenger_beats_champion") for s in failed_steps
+    )
     return "not promoted" if promotion_only else "failed"
 
 
@@ -163,9 +198,12 @@ def collect_status(home: TailorHome) -> dict:
         try:
             tables = con.execute(
                 "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE' order by 1, 2").fetchall()
-            state["tables"] = {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
-                               for s, t in tables}
+                "where table_type = 'BASE TABLE' order by 1, 2"
+            ).fetchall()
+            state["tables"] = {
+                f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+                for s, t in tables
+            }
             if "raw.load_info" in state["tables"]:
                 info = con.execute("select * from raw.load_info").df().iloc[0].to_dict()
                 quarantine = con.execute(
@@ -177,10 +215,14 @@ def collect_status(home: TailorHome) -> dict:
                 state["load"] = {
                     "source": info["source"],
                     "as_of": str(info["as_of"]),
-                    "counts": {t: {"raw": int(info[f"raw_{t}_rows"]),
-                                   "loaded": int(info[f"loaded_{t}_rows"]),
-                                   "quarantined": sum(by_reason.get(t, {}).values())}
-                               for t in ("events", "products", "customers")},
+                    "counts": {
+                        t: {
+                            "raw": int(info[f"raw_{t}_rows"]),
+                            "loaded": int(info[f"loaded_{t}_rows"]),
+                            "quarantined": sum(by_reason.get(t, {}).values()),
+                        }
+                        for t in ("events", "products", "customers")
+                    },
                     "quarantine_by_reason": by_reason,
                 }
         finally:
@@ -212,21 +254,25 @@ def _recent_runs(home: TailorHome, limit: int = 5) -> list[dict]:
     runs = []
     for record in instance.get_run_records(limit=limit):
         run = record.dagster_run
-        runs.append({
-            "run_id": run.run_id,
-            "job": run.job_name,
-            "status": run.status.value,
-            "started_at": record.start_time,
-            "ended_at": record.end_time,
-        })
+        runs.append(
+            {
+                "run_id": run.run_id,
+                "job": run.job_name,
+                "status": run.status.value,
+                "started_at": record.start_time,
+                "ended_at": record.end_time,
+            }
+        )
     return runs
 
 
 def format_summary(state: dict, outcome: str, elapsed: float) -> str:
-    headline = {"succeeded": "Pipeline succeeded",
-                "not promoted": "Pipeline finished; the new model was NOT promoted (the champion "
-                                "keeps serving)",
-                "failed": "Pipeline FAILED"}[outcome]
+    headline = {
+        "succeeded": "Pipeline succeeded",
+        "not promoted": "Pipeline finished; the new model was NOT promoted (the champion "
+        "keeps serving)",
+        "failed": "Pipeline FAILED",
+    }[outcome]
     return f"\n{headline} in {elapsed:.0f} s\n" + format_state(state)
 
 
@@ -238,16 +284,28 @@ def format_state(state: dict) -> str:
         for table, c in load["counts"].items():
             reasons = load["quarantine_by_reason"].get(table, {})
             detail = ", ".join(f"{r} {n}" for r, n in reasons.items()) or "none"
-            lines.append(f"  {table:<10} raw {c['raw']:>9,}  loaded {c['loaded']:>9,}  "
-                         f"quarantined {c['quarantined']:>7,} ({detail})")
-    marts = {k: v for k, v in state["tables"].items() if k.split(".")[-1].startswith(("ml_", "fct_", "dim_"))}
+            lines.append(
+                f"  {table:<10} raw {c['raw']:>9,}  loaded {c['loaded']:>9,}  "
+                f"quarantined {c['quarantined']:>7,} ({detail})"
+            )
+    marts = {
+        k: v
+        for k, v in state["tables"].items()
+        if k.split(".")[-1].startswith(("ml_", "fct_", "dim_"))
+    }
     if marts:
-        lines.append("Feature marts: " + ", ".join(f"{k.split('.')[-1]} {v:,}" for k, v in marts.items()))
+        lines.append(
+            "Feature marts: " + ", ".join(f"{k.split('.')[-1]} {v:,}" for k, v in marts.items())
+        )
     quality = state.get("data_quality", {})
     if quality:
-        lines.append("Data quality: " + ", ".join(
-            f"{name} {'pass' if q['success'] else 'FAIL'} ({q['successful']}/{q['evaluated']})"
-            for name, q in quality.items()))
+        lines.append(
+            "Data quality: "
+            + ", ".join(
+                f"{name} {'pass' if q['success'] else 'FAIL'} ({q['successful']}/{q['evaluated']})"
+                for name, q in quality.items()
+            )
+        )
         lines.append(f"Data Docs: {state['data_docs']}")
     models = state.get("models") or {}
     if models.get("evaluation"):
@@ -257,7 +315,9 @@ def format_state(state: dict) -> str:
         lines.append(f"Promotion: {verdict}: " + "; ".join(models["promotion"]["reasons"]))
     if models.get("champion"):
         champion = models["champion"]
-        lines.append(f"Serving model: {champion['tag']} (version {champion['metadata']['version']})")
+        lines.append(
+            f"Serving model: {champion['tag']} (version {champion['metadata']['version']})"
+        )
     return "\n".join(lines)
 
 
@@ -265,9 +325,11 @@ def format_evaluation(evaluation: dict) -> str:
     from orchestration.defs.assets.ranking import metric_table
 
     windows = evaluation["windows"]
-    return (f"\nTest window {windows['test_start']} .. {windows['as_of']} "
-            f"(model fit before {windows['test_start']}; full-catalog ranking)\n"
-            + metric_table(evaluation["test"]))
+    return (
+        f"\nTest window {windows['test_start']} .. {windows['as_of']} "
+        f"(model fit before {windows['test_start']}; full-catalog ranking)\n"
+        + metric_table(evaluation["test"])
+    )
 
 
 def _status(args: argparse.Namespace, home: TailorHome) -> int:
@@ -286,8 +348,11 @@ def _evaluate(args: argparse.Namespace, home: TailorHome) -> int:
     from orchestration.lib.runner import run_pipeline
 
     if not run_pipeline(home, job_name="evaluate_tailor_job").success:
-        print("error: evaluation failed (has `tailor demo` or `tailor run` built the marts and "
-              "tuning report in this home?)", file=sys.stderr)
+        print(
+            "error: evaluation failed (has `tailor demo` or `tailor run` built the marts and "
+            "tuning report in this home?)",
+            file=sys.stderr,
+        )
         return 1
     evaluation = collect_status(home)["models"]["evaluation"]
     print(format_evaluation(evaluation))
@@ -302,8 +367,10 @@ def _champion_bundle(home: TailorHome):
 
     champion = _model_store(home).champion()
     if champion is None:
-        print("error: no promoted model in this home; run `tailor demo` or `tailor run` first",
-              file=sys.stderr)
+        print(
+            "error: no promoted model in this home; run `tailor demo` or `tailor run` first",
+            file=sys.stderr,
+        )
         return None
     return load_bundle(Path(champion["path"]))
 
@@ -314,8 +381,16 @@ def _recommend(args: argparse.Namespace, home: TailorHome) -> int:
         return 1
     recs = bundle.recommend(args.user, args.k)
     if args.json:
-        print(json.dumps({"user_id": args.user, "model_version": bundle.version,
-                          "items": recs.to_dict(orient="records")}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "user_id": args.user,
+                    "model_version": bundle.version,
+                    "items": recs.to_dict(orient="records"),
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"model {bundle.version}, user {args.user}")
         print(recs.to_string(index=False))
@@ -344,8 +419,19 @@ def _ui(args: argparse.Namespace, home: TailorHome) -> int:
 
     ensure_manifest()
     dagster = Path(sys.executable).parent / "dagster"
-    os.execv(str(dagster), [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-                            "-h", args.host, "-p", str(args.port)])
+    os.execv(
+        str(dagster),
+        [
+            str(dagster),
+            "dev",
+            "-w",
+            str(REPO_ROOT / "workspace.yaml"),
+            "-h",
+            args.host,
+            "-p",
+            str(args.port),
+        ],
+    )
     return 0
 
 

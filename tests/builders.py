@@ -34,7 +34,8 @@ def interactions(events: pd.DataFrame) -> pd.DataFrame:
 def products(frame: pd.DataFrame) -> pd.DataFrame:
     """Contract products -> the columns of dim_products the models read."""
     return frame.rename(columns={"in_stock": "is_in_stock"}).assign(
-        category_l1=frame["category_path"].str.split(CATEGORY_SEPARATOR).str[0])
+        category_l1=frame["category_path"].str.split(CATEGORY_SEPARATOR).str[0]
+    )
 
 
 def small_store(seed: int = 7) -> SyntheticStore:

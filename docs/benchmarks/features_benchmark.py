@@ -39,10 +39,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MARTS = ("ml_user_item_interactions", "ml_user_features", "ml_item_features")
 ROWS = ("raw events", "loaded events", "quarantined", *MARTS)
-MEMORY = {"self_mib": "python MiB", "children_mib": "children MiB (upper bound)",
-          "dbt_mib": "dbt MiB (sampled)", "tree_mib": "tree MiB (sampled)"}
-BASE_CONFIG = {"source": "synthetic", "events_path": None, "products_path": None,
-               "customers_path": None, "synthetic_size": "1m", "synthetic_seed": 7, "as_of": None}
+MEMORY = {
+    "self_mib": "python MiB",
+    "children_mib": "children MiB (upper bound)",
+    "dbt_mib": "dbt MiB (sampled)",
+    "tree_mib": "tree MiB (sampled)",
+}
+BASE_CONFIG = {
+    "source": "synthetic",
+    "events_path": None,
+    "products_path": None,
+    "customers_path": None,
+    "synthetic_size": "1m",
+    "synthetic_seed": 7,
+    "as_of": None,
+}
 
 
 def sample_tree(peaks: dict, stop: threading.Event) -> None:
@@ -80,9 +91,12 @@ def run_case(config: dict, out: Path) -> None:
     wall = time.monotonic() - started
     stop.set()
     sampler.join()
-    memory = {"self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB
-              "children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-              "dbt_mib": peaks["dbt"] / 2**20 or None, "tree_mib": peaks["tree"] / 2**20}
+    memory = {
+        "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB
+        "children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "dbt_mib": peaks["dbt"] / 2**20 or None,
+        "tree_mib": peaks["tree"] / 2**20,
+    }
 
     steps: dict[str, dict] = {}
     failures: list[str] = []
@@ -112,9 +126,11 @@ def run_case(config: dict, out: Path) -> None:
         con = duckdb.connect(str(home.warehouse), read_only=True)
         try:
             raw, loaded = con.execute(
-                "select raw_events_rows, loaded_events_rows from raw.load_info").fetchone()
+                "select raw_events_rows, loaded_events_rows from raw.load_info"
+            ).fetchone()
             quarantined = con.execute(
-                "select count(*) from raw.quarantine where table_name = 'events'").fetchone()[0]
+                "select count(*) from raw.quarantine where table_name = 'events'"
+            ).fetchone()[0]
             rows = {"raw events": raw, "loaded events": loaded, "quarantined": quarantined}
             for mart in MARTS:
                 try:
@@ -124,8 +140,18 @@ def run_case(config: dict, out: Path) -> None:
         finally:
             con.close()
 
-    out.write_text(json.dumps({"success": result.success, "wall_s": wall, "memory": memory,
-                               "rows": rows, "steps": steps, "failures": failures}))
+    out.write_text(
+        json.dumps(
+            {
+                "success": result.success,
+                "wall_s": wall,
+                "memory": memory,
+                "rows": rows,
+                "steps": steps,
+                "failures": failures,
+            }
+        )
+    )
 
 
 def bench(name: str, config: dict) -> dict:
@@ -134,8 +160,11 @@ def bench(name: str, config: dict) -> dict:
     out = home / "bench.json"
     print(f"== {name} (home {home})", file=sys.stderr, flush=True)
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(config), str(out)],
-                          env={**os.environ, "TAILOR_HOME": str(home)}, cwd=HERE.parents[1])
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(config), str(out)],
+        env={**os.environ, "TAILOR_HOME": str(home)},
+        cwd=HERE.parents[1],
+    )
     if proc.returncode != 0 or not out.exists():
         raise SystemExit(f"{name}: the child exited with {proc.returncode}; home kept at {home}")
     result = {"name": name, "process_s": time.monotonic() - started, **json.loads(out.read_text())}
@@ -151,16 +180,28 @@ def fmt(value) -> str:
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(row) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
 
 
 def render(results: list[dict], command: str) -> str:
     main_table = md_table(
         ["case", "status", "pipeline s", "process s", *MEMORY.values(), *ROWS],
-        [[r["name"], "ok" if r["success"] else "FAILED", fmt(r["wall_s"]), fmt(r["process_s"]),
-          *(fmt(r["memory"][k]) for k in MEMORY), *(fmt(r["rows"].get(k)) for k in ROWS)]
-         for r in results])
+        [
+            [
+                r["name"],
+                "ok" if r["success"] else "FAILED",
+                fmt(r["wall_s"]),
+                fmt(r["process_s"]),
+                *(fmt(r["memory"][k]) for k in MEMORY),
+                *(fmt(r["rows"].get(k)) for k in ROWS),
+            ]
+            for r in results
+        ],
+    )
 
     def cell(step: dict | None) -> str:
         if step is None or "seconds" not in step:
@@ -169,45 +210,48 @@ def render(results: list[dict], command: str) -> str:
         return seconds if step["status"] == "success" else f"{seconds} {step['status']}"
 
     starts = {s: v["start"] or float("inf") for r in results[::-1] for s, v in r["steps"].items()}
-    step_table = md_table(["step (seconds)", *(r["name"] for r in results)],
-                          [[s, *(cell(r["steps"].get(s)) for r in results)]
-                           for s in sorted(starts, key=starts.get)])  # in order of start
+    step_table = md_table(
+        ["step (seconds)", *(r["name"] for r in results)],
+        [[s, *(cell(r["steps"].get(s)) for r in results)] for s in sorted(starts, key=starts.get)],
+    )  # in order of start
     failures = [f"- {r['name']}: {f}" for r in results for f in r["failures"]] or ["- none"]
 
-    return "\n".join([
-        "# Feature pipeline benchmark",
-        "",
-        "Raw source -> validated features: one run of the Dagster job `build_tailor_job` through",
-        "`orchestration.lib.runner.run_pipeline`, each case in a fresh process and a fresh",
-        "temporary TAILOR_HOME. Produced by `docs/benchmarks/features_benchmark.py`; its docstring",
-        "says what is measured and how.",
-        "",
-        f"- Machine: {os.cpu_count()} CPU cores, {platform.platform()}, "
-        f"Python {platform.python_version()}",
-        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Command: `{command}`",
-        "- Numbers are from a single run; other work may have been running on the machine.",
-        "",
-        "*pipeline s*: `run_pipeline` alone; *process s*: the whole child process, imports",
-        "included. Memory is peak RSS: *python* is `ru_maxrss` of the process running Dagster,",
-        "loading, validation and the GE suites; *children* is `ru_maxrss` of RUSAGE_CHILDREN, an",
-        "upper bound (forked children inherit the parent's RSS as their high-water mark); *dbt*",
-        "and *tree* (the process plus all descendants, summed) are sampled every 0.1 s.",
-        "*quarantined*: event rows quarantined by the data contract; n/a: table not built.",
-        "",
-        *main_table,
-        "",
-        "## Time per step",
-        "",
-        "From STEP_START to STEP_SUCCESS in the run's Dagster event log, in seconds.",
-        "",
-        *step_table,
-        "",
-        "## Failed steps and checks",
-        "",
-        *failures,
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Feature pipeline benchmark",
+            "",
+            "Raw source -> validated features: one run of the Dagster job `build_tailor_job` through",
+            "`orchestration.lib.runner.run_pipeline`, each case in a fresh process and a fresh",
+            "temporary TAILOR_HOME. Produced by `docs/benchmarks/features_benchmark.py`; its docstring",
+            "says what is measured and how.",
+            "",
+            f"- Machine: {os.cpu_count()} CPU cores, {platform.platform()}, "
+            f"Python {platform.python_version()}",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"- Command: `{command}`",
+            "- Numbers are from a single run; other work may have been running on the machine.",
+            "",
+            "*pipeline s*: `run_pipeline` alone; *process s*: the whole child process, imports",
+            "included. Memory is peak RSS: *python* is `ru_maxrss` of the process running Dagster,",
+            "loading, validation and the GE suites; *children* is `ru_maxrss` of RUSAGE_CHILDREN, an",
+            "upper bound (forked children inherit the parent's RSS as their high-water mark); *dbt*",
+            "and *tree* (the process plus all descendants, summed) are sampled every 0.1 s.",
+            "*quarantined*: event rows quarantined by the data contract; n/a: table not built.",
+            "",
+            *main_table,
+            "",
+            "## Time per step",
+            "",
+            "From STEP_START to STEP_SUCCESS in the run's Dagster event log, in seconds.",
+            "",
+            *step_table,
+            "",
+            "## Failed steps and checks",
+            "",
+            *failures,
+            "",
+        ]
+    )
 
 
 def main() -> None:
@@ -215,21 +259,35 @@ def main() -> None:
         run_case(json.loads(sys.argv[2]), Path(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--online-retail", type=Path, required=True,
-                        help="the UCI Online Retail file (Parquet or CSV)")
+    parser.add_argument(
+        "--online-retail",
+        type=Path,
+        required=True,
+        help="the UCI Online Retail file (Parquet or CSV)",
+    )
     parser.add_argument("--synthetic-size", choices=("small", "1m"), default="1m")
     args = parser.parse_args()
     if not args.online_retail.exists():
         parser.error(f"--online-retail: {args.online_retail} does not exist")
 
     results = [
-        bench(f"synthetic {args.synthetic_size}",
-              {**BASE_CONFIG, "synthetic_size": args.synthetic_size}),
-        bench("online-retail (full)", {**BASE_CONFIG, "source": "online-retail",
-                                       "events_path": str(args.online_retail.resolve())}),
+        bench(
+            f"synthetic {args.synthetic_size}",
+            {**BASE_CONFIG, "synthetic_size": args.synthetic_size},
+        ),
+        bench(
+            "online-retail (full)",
+            {
+                **BASE_CONFIG,
+                "source": "online-retail",
+                "events_path": str(args.online_retail.resolve()),
+            },
+        ),
     ]
-    command = (".venv/bin/python docs/benchmarks/features_benchmark.py "
-               "--online-retail /path/to/online_retail.parquet")
+    command = (
+        ".venv/bin/python docs/benchmarks/features_benchmark.py "
+        "--online-retail /path/to/online_retail.parquet"
+    )
     if args.synthetic_size != "1m":
         command += f" --synthetic-size {args.synthetic_size}"
     report = render(results, command)

@@ -160,7 +160,9 @@ def _validate_events(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, 
     rows.flag(dwell < 0, "negative_quantity", "dwell_seconds is below zero")
     # Duplicates are judged among rows that are otherwise valid: the first valid one is kept.
     repeated = ids["event_id"].where(rows.valid).duplicated(keep="first") & ids["event_id"].notna()
-    rows.flag(repeated, "duplicate_event", "event_id " + ids["event_id"].fillna("") + " seen before")
+    rows.flag(
+        repeated, "duplicate_event", "event_id " + ids["event_id"].fillna("") + " seen before"
+    )
 
     typed = frame.assign(
         **ids,
@@ -238,8 +240,9 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(values, utc=True)
     else:
         as_number = pd.to_numeric(values, errors="coerce")
-        parsed = pd.to_datetime(values.where(as_number.isna()), utc=True, errors="coerce",
-                                format="ISO8601")
+        parsed = pd.to_datetime(
+            values.where(as_number.isna()), utc=True, errors="coerce", format="ISO8601"
+        )
         from_epoch = pd.to_datetime(as_number, unit="s", utc=True, errors="coerce")
         parsed = parsed.where(as_number.isna(), from_epoch)
     return parsed.dt.tz_convert(None).astype("datetime64[us]")
@@ -247,8 +250,11 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
 
 def _numbers(values: pd.Series, column: str, rows: _Rows) -> pd.Series:
     number = pd.to_numeric(values, errors="coerce").astype("float64")
-    rows.flag(number.isna() & values.notna() & (values.astype("string").str.strip() != ""),
-              "invalid_number", f"{column} is not a number")
+    rows.flag(
+        number.isna() & values.notna() & (values.astype("string").str.strip() != ""),
+        "invalid_number",
+        f"{column} is not a number",
+    )
     return number
 
 
@@ -266,8 +272,11 @@ def _clean_string(values: pd.Series) -> pd.Series:
 
 
 def _with_columns(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    missing = {c: pd.Series(pd.NA, index=frame.index, dtype="object") for c in columns
-               if c not in frame.columns}
+    missing = {
+        c: pd.Series(pd.NA, index=frame.index, dtype="object")
+        for c in columns
+        if c not in frame.columns
+    }
     return frame.assign(**missing) if missing else frame
 
 

@@ -1,4 +1,4 @@
-""""Bring your own files": a shop's own CSV or Parquet exports onto the data contract.
+""" "Bring your own files": a shop's own CSV or Parquet exports onto the data contract.
 
 events (required): at least `user_id, item_id, occurred_at` (ISO-8601 with or without offset, or epoch
 seconds). Optional: `event_id` (a repeated id is a duplicate; absent, one is derived from the row's
@@ -56,8 +56,9 @@ def read_table(path: Path, columns: list[str] | None = None, dtype=None) -> pd.D
         return pd.read_excel(path, usecols=columns, dtype=dtype)
     if name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
         sep = "\t" if name.endswith(".tsv") else ","
-        return pd.read_csv(path, usecols=columns, dtype=dtype, sep=sep, keep_default_na=False,
-                           na_values=[""])
+        return pd.read_csv(
+            path, usecols=columns, dtype=dtype, sep=sep, keep_default_na=False, na_values=[""]
+        )
     raise ValueError(f"{path}: unsupported file type (use .csv, .tsv, .parquet or .xlsx)")
 
 

@@ -26,9 +26,14 @@ NON_PRODUCT_CODES = frozenset(
 def load_online_retail(path: str | Path) -> RawSource:
     """Read the Online Retail file (Parquet, CSV or the original Excel) and map it."""
     lines = read_table(Path(path), columns=None)
-    missing = {"InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"} - set(
-        lines.columns
-    )
+    missing = {
+        "InvoiceNo",
+        "StockCode",
+        "Quantity",
+        "InvoiceDate",
+        "UnitPrice",
+        "CustomerID",
+    } - set(lines.columns)
     if missing:
         raise ValueError(f"{path}: not an Online Retail file, missing column(s) {sorted(missing)}")
     invoice = lines["InvoiceNo"].astype("string").str.strip()
@@ -39,8 +44,11 @@ def load_online_retail(path: str | Path) -> RawSource:
     not_product |= invoice.str.startswith("A")  # "Adjust bad debt" lines
     events = pd.DataFrame(
         {
-            "event_id": content_event_ids(lines[["InvoiceNo", "StockCode", "Quantity",
-                                                 "InvoiceDate", "UnitPrice", "CustomerID"]]),
+            "event_id": content_event_ids(
+                lines[
+                    ["InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"]
+                ]
+            ),
             "user_id": ("c" + customer).fillna(GUEST_PREFIX + invoice),
             "session_id": invoice,
             "item_id": stock_code,

@@ -41,8 +41,9 @@ def load_rees46(path: str | Path) -> RawSource:
             "order_id": rows["user_session"].where(is_purchase),
         }
     )
-    return RawSource(name="rees46", events=events, products=_products(rows),
-                     customers=_customers(events))
+    return RawSource(
+        name="rees46", events=events, products=_products(rows), customers=_customers(events)
+    )
 
 
 def _products(rows: pd.DataFrame) -> pd.DataFrame:
@@ -60,8 +61,9 @@ def _products(rows: pd.DataFrame) -> pd.DataFrame:
             "brand": brand.to_numpy(),
             "price": latest["price"].to_numpy(),
             "in_stock": True,
-            "created_at": first_seen.reindex(latest["product_id"]).str.replace(
-                " UTC", "+00:00", regex=False).to_numpy(),
+            "created_at": first_seen.reindex(latest["product_id"])
+            .str.replace(" UTC", "+00:00", regex=False)
+            .to_numpy(),
         }
     )
 

@@ -4,7 +4,6 @@ A failing suite fails its check with severity ERROR, and Dagster then skips ever
 so training and deployment never see data that broke a suite; whatever was built before keeps serving.
 """
 
-
 import dagster as dg
 
 from expectations.suites import SUITES, SuiteParams
@@ -52,5 +51,6 @@ def suite_check(suite_name: str, asset: dg.AssetKey, relation: str) -> dg.AssetC
     return _check
 
 
-suite_checks = [suite_check(name, asset, relation)
-                for name, (asset, relation) in GATED_TABLES.items()]
+suite_checks = [
+    suite_check(name, asset, relation) for name, (asset, relation) in GATED_TABLES.items()
+]

@@ -1,6 +1,5 @@
 """Jobs: what a data engineer launches, and what the CLI runs."""
 
-
 import dagster as dg
 
 # Everything from the raw source to the newest artifact, checks included.

@@ -1,6 +1,5 @@
 """A terse progress logger for the command line: one line per step and per check."""
 
-
 import logging
 import sys
 import time
@@ -56,4 +55,6 @@ def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
 
 @dg.definitions
 def loggers() -> dg.Definitions:
-    return dg.Definitions(loggers={"console": dg.colored_console_logger, "progress": progress_logger})
+    return dg.Definitions(
+        loggers={"console": dg.colored_console_logger, "progress": progress_logger}
+    )

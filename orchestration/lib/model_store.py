@@ -43,7 +43,8 @@ class ModelStore(dg.ConfigurableResource):
     def promote(self, folder: Path, metadata: dict, labels: dict[str, str]) -> str:
         import bentoml
 
-        with bentoml.models.create(MODEL_NAME, labels=labels, metadata=metadata,
-                                   _model_store=self._store()) as model:
+        with bentoml.models.create(
+            MODEL_NAME, labels=labels, metadata=metadata, _model_store=self._store()
+        ) as model:
             shutil.copytree(folder, model.path, dirs_exist_ok=True)
         return str(model.tag)

@@ -14,23 +14,31 @@ from orchestration.lib.dbt_project import ensure_manifest
 from orchestration.lib.env import TailorHome, configure_environment
 
 
-def run_pipeline(home: TailorHome, raw_shop_data_config: dict | None = None,
-                 job_name: str = "build_tailor_job",
-                 op_config: dict[str, dict] | None = None) -> dg.ExecuteInProcessResult:
+def run_pipeline(
+    home: TailorHome,
+    raw_shop_data_config: dict | None = None,
+    job_name: str = "build_tailor_job",
+    op_config: dict[str, dict] | None = None,
+) -> dg.ExecuteInProcessResult:
     """`raw_shop_data_config` configures the source; `op_config` any other step (by op name)."""
     configure_environment(home)
     ensure_manifest()
-    from orchestration.defs.resources import resources_for
     from orchestration.definitions import defs
+    from orchestration.defs.resources import resources_for
 
     job = defs.resolve_job_def(job_name)
     # dagster-dbt echoes dbt's log to stdout; the terminal gets the progress lines instead.
     log_path = home.dbt_logs / "dbt_stdout.log"
-    with (dg.DagsterInstance.from_config(str(home.dagster)) as instance,
-          open(log_path, "w") as log, contextlib.redirect_stdout(log)):
+    with (
+        dg.DagsterInstance.from_config(str(home.dagster)) as instance,
+        open(log_path, "w") as log,
+        contextlib.redirect_stdout(log),
+    ):
         return job.execute_in_process(
-            run_config={"ops": _ops_config(raw_shop_data_config, op_config),
-                        "loggers": {"progress": {}}},
+            run_config={
+                "ops": _ops_config(raw_shop_data_config, op_config),
+                "loggers": {"progress": {}},
+            },
             instance=instance,
             resources=resources_for(home),
             raise_on_error=False,

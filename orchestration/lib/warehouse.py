@@ -48,7 +48,9 @@ class DuckDBWarehouse(dg.ConfigurableResource):
 
     def as_of(self) -> datetime:
         """The reference time of the current load (raw.load_info)."""
-        return pd.Timestamp(self.query("select as_of from raw.load_info")["as_of"].iloc[0]).to_pydatetime()
+        return pd.Timestamp(
+            self.query("select as_of from raw.load_info")["as_of"].iloc[0]
+        ).to_pydatetime()
 
     def row_counts(self) -> dict[str, int]:
         with self.connect() as con:
@@ -57,6 +59,8 @@ class DuckDBWarehouse(dg.ConfigurableResource):
                 "where table_type = 'BASE TABLE' order by 1, 2"
             ).fetchall()
             return {
-                f"{schema}.{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+                f"{schema}.{name}": con.execute(
+                    f'select count(*) from "{schema}"."{name}"'
+                ).fetchone()[0]
                 for schema, name in tables
             }

@@ -22,23 +22,35 @@ def good_raw(rees46_file):
 def mart_frames() -> dict[str, pd.DataFrame]:
     users = [f"u{i}" for i in range(6)]
     return {
-        "ml_user_item_interactions": pd.DataFrame({
-            "user_id": users * 2, "item_id": [f"i{i % 4}" for i in range(12)],
-            "interaction_score": [1.0, 0.5, 2.0, 0.0, 3.5, 1.2] * 2,
-        }).drop_duplicates(["user_id", "item_id"]),
-        "ml_user_features": pd.DataFrame({
-            "user_id": users, "recency_days": [0.5, 3, 10, 40, 95, 1],
-            "frequency": [1, 0, 5, 2, 1, 8], "monetary": [10.0, 0, 99.5, 20, 5, 300],
-            "recency_score": [5, 4, 3, 2, 1, 5], "frequency_score": [2, 1, 4, 3, 2, 5],
-            "monetary_score": [2, 1, 4, 3, 1, 5], "conversion_rate": [0.5, 0, 1, 0.2, 0.1, 0.9],
-            "segment": ["new", "active", "loyal", "at_risk", "churned", "loyal"],
-            "top_category": ["home", "toys", None, "home", "garden", "toys"],
-        }),
-        "ml_item_features": pd.DataFrame({
-            "item_id": ["i0", "i1", "i2", "i3"], "popularity_score": [10.0, 3, 0, 1],
-            "conversion_rate": [0.1, 0.5, 0.0, 1.0],
-            "price_band": ["budget", "mid", "premium", "mid"],
-        }),
+        "ml_user_item_interactions": pd.DataFrame(
+            {
+                "user_id": users * 2,
+                "item_id": [f"i{i % 4}" for i in range(12)],
+                "interaction_score": [1.0, 0.5, 2.0, 0.0, 3.5, 1.2] * 2,
+            }
+        ).drop_duplicates(["user_id", "item_id"]),
+        "ml_user_features": pd.DataFrame(
+            {
+                "user_id": users,
+                "recency_days": [0.5, 3, 10, 40, 95, 1],
+                "frequency": [1, 0, 5, 2, 1, 8],
+                "monetary": [10.0, 0, 99.5, 20, 5, 300],
+                "recency_score": [5, 4, 3, 2, 1, 5],
+                "frequency_score": [2, 1, 4, 3, 2, 5],
+                "monetary_score": [2, 1, 4, 3, 1, 5],
+                "conversion_rate": [0.5, 0, 1, 0.2, 0.1, 0.9],
+                "segment": ["new", "active", "loyal", "at_risk", "churned", "loyal"],
+                "top_category": ["home", "toys", None, "home", "garden", "toys"],
+            }
+        ),
+        "ml_item_features": pd.DataFrame(
+            {
+                "item_id": ["i0", "i1", "i2", "i3"],
+                "popularity_score": [10.0, 3, 0, 1],
+                "conversion_rate": [0.1, 0.5, 0.0, 1.0],
+                "price_band": ["budget", "mid", "premium", "mid"],
+            }
+        ),
     }
 
 
@@ -60,8 +72,10 @@ def test_raw_suites_pass_on_a_real_export(good_raw):
         (lambda f: pd.concat([f, f.head(3)]), "expect_column_values_to_be_unique"),
         (lambda f: f.drop(columns="request_id"), "expect_table_columns_to_match_set"),
         # Stale: the newest event is a month older than the load's reference time.
-        (lambda f: f.assign(occurred_at=f["occurred_at"] - pd.Timedelta(days=30)),
-         "expect_column_max_to_be_between"),
+        (
+            lambda f: f.assign(occurred_at=f["occurred_at"] - pd.Timedelta(days=30)),
+            "expect_column_max_to_be_between",
+        ),
     ],
 )
 def test_raw_events_suite_fails_on_broken_data(good_raw, breakage, failed_expectation):
@@ -71,7 +85,9 @@ def test_raw_events_suite_fails_on_broken_data(good_raw, breakage, failed_expect
     assert failed_expectation in {f.expectation for f in summary.failures}
 
 
-@pytest.mark.parametrize("table", ["ml_user_item_interactions", "ml_user_features", "ml_item_features"])
+@pytest.mark.parametrize(
+    "table", ["ml_user_item_interactions", "ml_user_features", "ml_item_features"]
+)
 def test_mart_suites_pass_on_good_features(table):
     summary = run_suite(SUITES[table](PARAMS), mart_frames()[table])
     assert summary.success, summary.describe_failures()
@@ -80,14 +96,25 @@ def test_mart_suites_pass_on_good_features(table):
 @pytest.mark.parametrize(
     ("table", "breakage", "column"),
     [
-        ("ml_user_item_interactions", lambda f: f.assign(interaction_score=-1.0), "interaction_score"),
+        (
+            "ml_user_item_interactions",
+            lambda f: f.assign(interaction_score=-1.0),
+            "interaction_score",
+        ),
         ("ml_user_item_interactions", lambda f: pd.concat([f, f.head(2)]), None),
-        ("ml_user_features", lambda f: f.assign(conversion_rate=f["conversion_rate"] * 3),
-         "conversion_rate"),
+        (
+            "ml_user_features",
+            lambda f: f.assign(conversion_rate=f["conversion_rate"] * 3),
+            "conversion_rate",
+        ),
         ("ml_user_features", lambda f: f.assign(segment="vip"), "segment"),
         ("ml_user_features", lambda f: f.assign(top_category=None), "top_category"),
         ("ml_user_features", lambda f: f.assign(recency_score=7), "recency_score"),
-        ("ml_item_features", lambda f: f.assign(popularity_score=-f["popularity_score"] - 1), "popularity_score"),
+        (
+            "ml_item_features",
+            lambda f: f.assign(popularity_score=-f["popularity_score"] - 1),
+            "popularity_score",
+        ),
         ("ml_item_features", lambda f: f.assign(price_band="luxury"), "price_band"),
     ],
 )
@@ -98,7 +125,10 @@ def test_mart_suites_fail_on_broken_features(table, breakage, column):
 
 
 def test_data_docs_are_written_for_governance(tmp_path):
-    summary = run_suite(SUITES["ml_item_features"](PARAMS), mart_frames()["ml_item_features"],
-                        data_docs_dir=tmp_path)
+    summary = run_suite(
+        SUITES["ml_item_features"](PARAMS),
+        mart_frames()["ml_item_features"],
+        data_docs_dir=tmp_path,
+    )
     assert summary.data_docs_index == str(tmp_path / "index.html")
     assert "ml_item_features" in (tmp_path / "index.html").read_text()

@@ -27,5 +27,6 @@ def windows() -> Windows:
     # naive datetimes are UTC throughout; .timestamp() would apply the local zone, so subtract it
     offset = datetime(1970, 1, 1).timestamp()
     as_of -= offset
-    return Windows(validation_start=as_of - 28 * 86_400, test_start=as_of - 14 * 86_400,
-                   as_of=as_of)
+    return Windows(
+        validation_start=as_of - 28 * 86_400, test_start=as_of - 14 * 86_400, as_of=as_of
+    )

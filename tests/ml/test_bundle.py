@@ -28,7 +28,9 @@ def test_unknown_user_gets_trending_and_known_user_gets_k_catalog_items(model, t
     bundle = load_bundle(save_bundle(model, tmp_path, {"version": "v-test"}))
     fallback = bundle.recommend("not-a-customer", k=4)
     assert fallback["reason"].tolist() == ["trending"] * 4
-    assert fallback["item_id"].iloc[0] == model.index.catalog.item_ids[np.argmax(model.index.trending)]
+    assert (
+        fallback["item_id"].iloc[0] == model.index.catalog.item_ids[np.argmax(model.index.trending)]
+    )
     known = model.index.user_ids[np.flatnonzero(np.diff(model.index.history.indptr) > 0)[0]]
     recs = bundle.recommend(str(known), k=12)
     assert len(recs) == 12 and recs["item_id"].is_unique

@@ -9,25 +9,39 @@ from ml.data import Catalog, EventLog
 
 
 def tiny_catalog(n: int, titles=None, brands=None, categories=None) -> Catalog:
-    return Catalog.from_products(pd.DataFrame({
-        "item_id": [f"i{i:02d}" for i in range(n)],
-        "title": titles or [f"thing {i}" for i in range(n)],
-        "description": "", "category_path": categories or ["misc"] * n,
-        "category_l1": [c.split(" > ")[0] for c in (categories or ["misc"] * n)],
-        "brand": brands or [""] * n, "price": 10.0, "is_in_stock": True,
-        "created_at": pd.Timestamp("2026-01-01"),
-    }))
+    return Catalog.from_products(
+        pd.DataFrame(
+            {
+                "item_id": [f"i{i:02d}" for i in range(n)],
+                "title": titles or [f"thing {i}" for i in range(n)],
+                "description": "",
+                "category_path": categories or ["misc"] * n,
+                "category_l1": [c.split(" > ")[0] for c in (categories or ["misc"] * n)],
+                "brand": brands or [""] * n,
+                "price": 10.0,
+                "is_in_stock": True,
+                "created_at": pd.Timestamp("2026-01-01"),
+            }
+        )
+    )
 
 
 def purchases(rows: list[tuple[str, int, str]], day: int = 1) -> pd.DataFrame:
     """(user, item number, order) -> fct_interactions-shaped purchases."""
-    return pd.DataFrame({
-        "user_id": [u for u, _, _ in rows], "item_id": [f"i{i:02d}" for _, i, _ in rows],
-        "order_id": [o for _, _, o in rows], "session_id": [o for _, _, o in rows],
-        "event_type": "purchase", "weight": 5.0, "quantity": 1, "price": 10.0,
-        "occurred_at": pd.Timestamp("2026-02-01") + pd.to_timedelta(
-            np.arange(len(rows)) + day, unit="m"),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": [u for u, _, _ in rows],
+            "item_id": [f"i{i:02d}" for _, i, _ in rows],
+            "order_id": [o for _, _, o in rows],
+            "session_id": [o for _, _, o in rows],
+            "event_type": "purchase",
+            "weight": 5.0,
+            "quantity": 1,
+            "price": 10.0,
+            "occurred_at": pd.Timestamp("2026-02-01")
+            + pd.to_timedelta(np.arange(len(rows)) + day, unit="m"),
+        }
+    )
 
 
 CUTOFF = pd.Timestamp("2026-03-01").timestamp()
@@ -39,8 +53,13 @@ def test_als_recovers_withheld_item_on_two_taste_groups():
     rows = [(f"u{u}", i, f"o{u}") for u in range(10) for i in range(5) if (u, i) != (0, 4)]
     rows += [(f"u{u}", i, f"o{u}") for u in range(10, 20) for i in range(5, 10)]
     catalog = tiny_catalog(10)
-    index = fit_index(EventLog.from_interactions(purchases(rows), catalog), catalog, CUTOFF,
-                      AlsParams(factors=4, iterations=15, regularization=0.01), SMALL)
+    index = fit_index(
+        EventLog.from_interactions(purchases(rows), catalog),
+        catalog,
+        CUTOFF,
+        AlsParams(factors=4, iterations=15, regularization=0.01),
+        SMALL,
+    )
     user = index.user_index["u0"]
     scores = index.source_scores("als", np.array([user]))[0]
     assert scores[4] > scores[5:].max()
@@ -48,30 +67,54 @@ def test_als_recovers_withheld_item_on_two_taste_groups():
 
 def test_content_neighbours_share_words_brand_and_category():
     catalog = tiny_catalog(
-        4, titles=["red wool scarf", "blue wool scarf", "steel kettle", "electric kettle"],
+        4,
+        titles=["red wool scarf", "blue wool scarf", "steel kettle", "electric kettle"],
         brands=["knitco", "knitco", "boilr", "boilr"],
-        categories=["fashion > scarves", "fashion > scarves", "home > kitchen", "home > kitchen"])
-    index = fit_index(EventLog.from_interactions(purchases([("u0", 0, "o0")]), catalog), catalog,
-                      CUTOFF, AlsParams(factors=2, iterations=2), SMALL)
+        categories=["fashion > scarves", "fashion > scarves", "home > kitchen", "home > kitchen"],
+    )
+    index = fit_index(
+        EventLog.from_interactions(purchases([("u0", 0, "o0")]), catalog),
+        catalog,
+        CUTOFF,
+        AlsParams(factors=2, iterations=2),
+        SMALL,
+    )
     neighbours = index.content_neighbors.toarray()
     assert neighbours[0].argmax() == 1 and neighbours[2].argmax() == 3
     assert neighbours[0, 1] > 5 * neighbours[0, 2] and neighbours[0, 0] == 0
 
 
 def test_copurchase_links_items_bought_in_the_same_basket():
-    rows = [("u0", 0, "o0"), ("u0", 1, "o0"), ("u1", 0, "o1"), ("u1", 1, "o1"), ("u2", 2, "o2"),
-            ("u2", 3, "o2"), ("u3", 3, "o3")]
+    rows = [
+        ("u0", 0, "o0"),
+        ("u0", 1, "o0"),
+        ("u1", 0, "o1"),
+        ("u1", 1, "o1"),
+        ("u2", 2, "o2"),
+        ("u2", 3, "o2"),
+        ("u3", 3, "o3"),
+    ]
     catalog = tiny_catalog(4)
-    index = fit_index(EventLog.from_interactions(purchases(rows), catalog), catalog, CUTOFF,
-                      AlsParams(factors=2, iterations=2), SMALL)
+    index = fit_index(
+        EventLog.from_interactions(purchases(rows), catalog),
+        catalog,
+        CUTOFF,
+        AlsParams(factors=2, iterations=2),
+        SMALL,
+    )
     together = index.copurchase_neighbors.toarray()
     assert together[0].argmax() == 1 and together[2].argmax() == 3
     assert together[0, 2] == 0 and together[0, 3] == 0
 
 
 def test_candidates_union_sources_and_exclude_purchases(log, catalog, windows):
-    index = fit_index(log, catalog, windows.test_start, AlsParams(factors=8, iterations=3),
-                      CandidateParams(per_source=10))
+    index = fit_index(
+        log,
+        catalog,
+        windows.test_start,
+        AlsParams(factors=8, iterations=3),
+        CandidateParams(per_source=10),
+    )
     buyers = np.flatnonzero(np.diff(index.purchase_counts.indptr) > 0)[:20]
     pairs = index.candidates(buyers)
     assert set(pairs["user"]) == set(buyers.tolist())

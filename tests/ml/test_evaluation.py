@@ -46,8 +46,11 @@ def test_coverage_counts_distinct_items_in_top_k():
 
 def test_report_averages_over_users_with_relevant_items_only():
     truth = {"u1": {"a"}, "u2": {"z"}, "u3": set()}
-    recs = {"u1": ["a"] + list("bcdefghijklmnopqrst"), "u2": list("abcdefghijklmnopqrst"),
-            "u3": ["a"]}
+    recs = {
+        "u1": ["a"] + list("bcdefghijklmnopqrst"),
+        "u2": list("abcdefghijklmnopqrst"),
+        "u3": ["a"],
+    }
     report = ranking_report(truth, recs, catalog_size=26)
     assert report["users"] == 2
     assert report["ndcg@10"] == pytest.approx(0.5)

@@ -5,8 +5,12 @@ from ml.promotion import decide_promotion
 
 def report(hybrid_all: float, hybrid_new: float, baseline: float = 0.2) -> dict:
     def models(hybrid):
-        return {"popularity": {"ndcg@10": baseline / 2}, "repeat": {"ndcg@10": baseline},
-                "als": {"ndcg@10": baseline - 0.01}, "hybrid": {"ndcg@10": hybrid}}
+        return {
+            "popularity": {"ndcg@10": baseline / 2},
+            "repeat": {"ndcg@10": baseline},
+            "als": {"ndcg@10": baseline - 0.01},
+            "hybrid": {"ndcg@10": hybrid},
+        }
 
     return {"all": {"models": models(hybrid_all)}, "new": {"models": models(hybrid_new)}}
 

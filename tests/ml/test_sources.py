@@ -23,8 +23,11 @@ def assert_counts_add_up(validated):
 
 
 def assert_contract_dtypes(validated):
-    for table, columns in (("events", EVENT_COLUMNS), ("products", PRODUCT_COLUMNS),
-                           ("customers", CUSTOMER_COLUMNS)):
+    for table, columns in (
+        ("events", EVENT_COLUMNS),
+        ("products", PRODUCT_COLUMNS),
+        ("customers", CUSTOMER_COLUMNS),
+    ):
         frame = getattr(validated, table)
         assert list(frame.columns) == list(columns)
         assert {c: str(t) for c, t in frame.dtypes.items()} == columns
@@ -60,9 +63,15 @@ def test_bad_file_quarantines_every_reason_and_keeps_valid_rows(bad_events_file)
     assert list(validated.events["event_id"]) == ["e1", "e2", "e3"]
     reasons = validated.quarantine.set_index("row_number")["reason"].to_dict()
     assert reasons == {
-        3: "missing_id", 4: "missing_id", 5: "unknown_event_type", 6: "unparsable_timestamp",
-        7: "future_timestamp", 8: "negative_price", 9: "negative_quantity",
-        10: "duplicate_event", 11: "invalid_number",
+        3: "missing_id",
+        4: "missing_id",
+        5: "unknown_event_type",
+        6: "unparsable_timestamp",
+        7: "future_timestamp",
+        8: "negative_price",
+        9: "negative_quantity",
+        10: "duplicate_event",
+        11: "invalid_number",
     }
     assert set(reasons.values()) <= set(QUARANTINE_REASONS)
     assert_counts_add_up(validated)
@@ -87,7 +96,9 @@ def test_timestamps_offsets_and_epoch_seconds_become_naive_utc():
 
 def test_files_source_needs_only_user_item_and_time(tmp_path):
     path = tmp_path / "minimal.csv"
-    path.write_text("user_id,item_id,occurred_at\nu1,i1,2026-01-01\nu1,i1,2026-01-01\nu2,i1,2026-01-02\n")
+    path.write_text(
+        "user_id,item_id,occurred_at\nu1,i1,2026-01-01\nu1,i1,2026-01-01\nu2,i1,2026-01-02\n"
+    )
     validated = validate_source(load_files(path), now=NOW)
     # No event_id: one is derived from the content, so the repeated identical row is a duplicate.
     assert len(validated.events) == 2
@@ -97,14 +108,26 @@ def test_files_source_needs_only_user_item_and_time(tmp_path):
 
 
 def test_files_source_reads_parquet_with_products_and_customers(tmp_path):
-    pd.DataFrame({"user_id": ["u1", "u2"], "item_id": ["i1", "i2"],
-                  "occurred_at": ["2026-01-01", "2026-01-02"]}).to_parquet(tmp_path / "e.parquet")
-    pd.DataFrame({"item_id": ["i1", "i1", "i2"], "title": ["a", "a again", "b"],
-                  "price": ["1.5", "1.5", "2"]}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "item_id": ["i1", "i2"],
+            "occurred_at": ["2026-01-01", "2026-01-02"],
+        }
+    ).to_parquet(tmp_path / "e.parquet")
+    pd.DataFrame(
+        {
+            "item_id": ["i1", "i1", "i2"],
+            "title": ["a", "a again", "b"],
+            "price": ["1.5", "1.5", "2"],
+        }
+    ).to_csv(tmp_path / "p.csv", index=False)
     pd.DataFrame({"user_id": ["u1"], "consent_personalization": ["false"]}).to_csv(
-        tmp_path / "c.csv", index=False)
+        tmp_path / "c.csv", index=False
+    )
     validated = validate_source(
-        load_files(tmp_path / "e.parquet", tmp_path / "p.csv", tmp_path / "c.csv"), now=NOW)
+        load_files(tmp_path / "e.parquet", tmp_path / "p.csv", tmp_path / "c.csv"), now=NOW
+    )
     assert validated.products["item_id"].tolist() == ["i1", "i2"]
     assert validated.quarantine["reason"].tolist() == ["duplicate_id"]
     assert validated.customers["consent_personalization"].tolist() == [False]
@@ -165,7 +188,8 @@ def test_rees46_repeated_rows_are_duplicates(rees46_file, tmp_path):
 
 
 def test_validation_of_an_empty_source_keeps_schema():
-    validated = validate_source(RawSource("files", pd.DataFrame(columns=["user_id", "item_id",
-                                                                          "occurred_at"])), now=NOW)
+    validated = validate_source(
+        RawSource("files", pd.DataFrame(columns=["user_id", "item_id", "occurred_at"])), now=NOW
+    )
     assert validated.events.empty and validated.quarantine.empty
     assert_contract_dtypes(validated)

@@ -19,8 +19,11 @@ from ml.training import (
     tune,
 )
 
-FAST = TrainingParams(AlsParams(factors=16, iterations=8), CandidateParams(per_source=20),
-                      RankerParams(rounds=40, max_depth=4))
+FAST = TrainingParams(
+    AlsParams(factors=16, iterations=8),
+    CandidateParams(per_source=20),
+    RankerParams(rounds=40, max_depth=4),
+)
 
 
 def with_future_noise(log: EventLog, after: float) -> EventLog:
@@ -29,7 +32,8 @@ def with_future_noise(log: EventLog, after: float) -> EventLog:
     n = len(users)
     return replace(
         log,
-        user=np.concatenate([log.user, users]), item=np.concatenate([log.item, np.zeros(n, np.int32)]),
+        user=np.concatenate([log.user, users]),
+        item=np.concatenate([log.item, np.zeros(n, np.int32)]),
         event=np.concatenate([log.event, np.full(n, EVENT_CODES["purchase"], np.int8)]),
         weight=np.concatenate([log.weight, np.full(n, 50.0, np.float32)]),
         time=np.concatenate([log.time, np.full(n, after + 3600.0)]),
@@ -56,8 +60,9 @@ def test_ranker_features_stop_before_the_label_window(log, catalog, windows):
     label_start = cutoff - label_days * 86_400
     features, labels, users = ranker_training_set(log, catalog, cutoff, label_days, FAST)
     noisy = with_future_noise(log, label_start)  # extra purchases of item 0 in the label window
-    features_noisy, labels_noisy, users_noisy = ranker_training_set(noisy, catalog, cutoff,
-                                                                    label_days, FAST)
+    features_noisy, labels_noisy, users_noisy = ranker_training_set(
+        noisy, catalog, cutoff, label_days, FAST
+    )
     known = np.isin(users_noisy, users)  # the noise adds label users; compare the shared ones
     np.testing.assert_array_equal(features, features_noisy[known])
     assert labels_noisy.sum() > labels.sum()
@@ -71,7 +76,8 @@ def test_hybrid_beats_popularity_and_evaluation_covers_both_protocols(log, catal
         assert set(protocol["models"]) == {"popularity", "repeat", "als", "hybrid"}
         assert 0 < protocol["candidate_recall"]["union"] <= 1
         assert protocol["candidate_recall"]["union"] >= max(
-            v for k, v in protocol["candidate_recall"].items() if k != "union")
+            v for k, v in protocol["candidate_recall"].items() if k != "union"
+        )
     models = report["all"]["models"]
     assert models["hybrid"]["ndcg@10"] > models["popularity"]["ndcg@10"]
     assert report["new"]["candidate_recall"]["repeat"] == 0.0  # new items cannot be repeats
@@ -104,8 +110,14 @@ def test_baselines_rank_what_they_claim(log, catalog, windows):
 
 
 def test_tuning_keeps_every_trial_and_starts_from_the_defaults(log, catalog, windows):
-    best, trials = tune(log, catalog, windows, FAST, TuningBudget(als_trials=2, ranker_trials=2),
-                        progress=lambda _: None)
+    best, trials = tune(
+        log,
+        catalog,
+        windows,
+        FAST,
+        TuningBudget(als_trials=2, ranker_trials=2),
+        progress=lambda _: None,
+    )
     assert [t["stage"] for t in trials] == ["als", "als", "ranker", "ranker"]
     assert trials[0]["params"] == FAST.to_dict()["als"]
     als_best = max(trials[:2], key=lambda t: t["ndcg@10"])

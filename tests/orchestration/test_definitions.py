@@ -15,13 +15,32 @@ def defs():
 
 
 EXPECTED_ASSETS = {
-    "ingest": {"raw_events", "raw_products", "raw_customers", "raw_quarantine", "raw_load_info",
-               "synthetic_truth"},
-    "staging": {"event_type_weights", "stg_shop__events", "stg_shop__products",
-                "stg_shop__customers", "stg_shop__loads"},
-    "marts": {"fct_interactions", "dim_products", "dim_customers", "ml_user_item_interactions",
-              "ml_user_features", "ml_user_category_affinity", "ml_item_features",
-              "ml_customer_segments", "ml_temporal_split"},
+    "ingest": {
+        "raw_events",
+        "raw_products",
+        "raw_customers",
+        "raw_quarantine",
+        "raw_load_info",
+        "synthetic_truth",
+    },
+    "staging": {
+        "event_type_weights",
+        "stg_shop__events",
+        "stg_shop__products",
+        "stg_shop__customers",
+        "stg_shop__loads",
+    },
+    "marts": {
+        "fct_interactions",
+        "dim_products",
+        "dim_customers",
+        "ml_user_item_interactions",
+        "ml_user_features",
+        "ml_user_category_affinity",
+        "ml_item_features",
+        "ml_customer_segments",
+        "ml_temporal_split",
+    },
     "ranking": {"model_tuning", "model_evaluation", "challenger_model"},
     "serving": {"tailor_bundle"},
 }
@@ -38,11 +57,19 @@ def test_assets_are_grouped_by_stage(defs):
 
 def test_every_gated_table_has_a_blocking_suite_check(defs):
     graph = defs.resolve_asset_graph()
-    suite_checks = {k.to_user_string() for k in graph.asset_check_keys if k.name.endswith("_pass_suite")}
+    suite_checks = {
+        k.to_user_string() for k in graph.asset_check_keys if k.name.endswith("_pass_suite")
+    }
     assert suite_checks == {
-        f"{t}:{t}_pass_suite" for t in ("raw_events", "raw_products", "raw_customers",
-                                        "ml_user_item_interactions", "ml_user_features",
-                                        "ml_item_features")
+        f"{t}:{t}_pass_suite"
+        for t in (
+            "raw_events",
+            "raw_products",
+            "raw_customers",
+            "ml_user_item_interactions",
+            "ml_user_features",
+            "ml_item_features",
+        )
     }
     for checks_def in defs.asset_checks or []:
         for spec in checks_def.check_specs:
@@ -54,7 +81,10 @@ def test_dbt_tests_are_asset_checks(defs):
     graph = defs.resolve_asset_graph()
     dbt_checks = [k for k in graph.asset_check_keys if not k.name.endswith("_pass_suite")]
     assert len(dbt_checks) > 50
-    assert dg.AssetCheckKey(dg.AssetKey("ml_user_features"), "unique_ml_user_features_user_id") in dbt_checks
+    assert (
+        dg.AssetCheckKey(dg.AssetKey("ml_user_features"), "unique_ml_user_features_user_id")
+        in dbt_checks
+    )
 
 
 def test_dbt_sources_are_linked_to_the_ingest_assets(defs):
@@ -65,9 +95,10 @@ def test_dbt_sources_are_linked_to_the_ingest_assets(defs):
 
 def test_models_wait_for_the_feature_gates_and_promotion_waits_for_its_gate(defs):
     graph = defs.resolve_asset_graph()
-    assert {dg.AssetKey(m) for m in ("ml_user_item_interactions", "ml_user_features",
-                                     "ml_item_features")} <= graph.get(
-        dg.AssetKey("model_tuning")).parent_keys
+    assert {
+        dg.AssetKey(m)
+        for m in ("ml_user_item_interactions", "ml_user_features", "ml_item_features")
+    } <= graph.get(dg.AssetKey("model_tuning")).parent_keys
     assert graph.get(dg.AssetKey("tailor_bundle")).parent_keys == {dg.AssetKey("challenger_model")}
     gate = dg.AssetCheckKey(dg.AssetKey("challenger_model"), "challenger_beats_champion")
     assert gate in graph.asset_check_keys
@@ -76,4 +107,5 @@ def test_models_wait_for_the_feature_gates_and_promotion_waits_for_its_gate(defs
 
 def test_jobs(defs):
     assert {"build_tailor_job", "evaluate_tailor_job"} <= {
-        job.name for job in defs.resolve_all_job_defs()}
+        job.name for job in defs.resolve_all_job_defs()
+    }

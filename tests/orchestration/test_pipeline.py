@@ -6,11 +6,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ml.sources.synthetic import SyntheticParams, generate_store
 from orchestration.cli import collect_status, main
 from orchestration.lib.env import TailorHome
-from orchestration.lib.runner import run_pipeline
 from orchestration.lib.model_store import ModelStore
-from ml.sources.synthetic import SyntheticParams, generate_store
+from orchestration.lib.runner import run_pipeline
 from tests.builders import small_store
 from tests.ml.test_sources import BAD_EVENTS_CSV
 
@@ -61,11 +61,16 @@ def test_synthetic_pipeline_builds_every_mart_and_passes_every_gate(synthetic_ho
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert all(checks.values())
     assert {"raw_events_pass_suite", "ml_user_features_pass_suite"} <= set(checks)
-    materialized = {e.asset_key.to_user_string(): e.materialization.metadata
-                    for e in result.get_asset_materialization_events()}
-    assert materialized["raw_events"]["dagster/row_count"].value == count(home, "raw.events") > 50_000
+    materialized = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert (
+        materialized["raw_events"]["dagster/row_count"].value == count(home, "raw.events") > 50_000
+    )
     assert materialized["ml_user_features"]["dagster/row_count"].value == count(
-        home, "main.ml_user_features")
+        home, "main.ml_user_features"
+    )
     assert count(home, "truth.user_tastes") > 0
     assert (home.reports / "data_docs" / "index.html").exists()
     promoted = champion(home)
@@ -93,8 +98,17 @@ def test_bad_rows_are_quarantined_and_the_valid_rows_flow_through(tmp_path):
     path.write_text(BAD_EVENTS_CSV)
     good = small_store().events
     good = good[good["event_type"].isin(["view", "purchase"])][
-        ["event_id", "user_id", "item_id", "occurred_at", "event_type", "quantity", "price",
-         "session_id"]]
+        [
+            "event_id",
+            "user_id",
+            "item_id",
+            "occurred_at",
+            "event_type",
+            "quantity",
+            "price",
+            "session_id",
+        ]
+    ]
     with path.open("a") as f:
         good.to_csv(f, header=False, index=False)
     home = TailorHome(tmp_path / "home")
@@ -103,9 +117,15 @@ def test_bad_rows_are_quarantined_and_the_valid_rows_flow_through(tmp_path):
     events = state["load"]["counts"]["events"]
     assert events == {"raw": 12 + len(good), "loaded": 3 + len(good), "quarantined": 9}
     assert state["load"]["quarantine_by_reason"]["events"] == {
-        "duplicate_event": 1, "future_timestamp": 1, "invalid_number": 1, "missing_id": 2,
-        "negative_price": 1, "negative_quantity": 1, "unknown_event_type": 1,
-        "unparsable_timestamp": 1}
+        "duplicate_event": 1,
+        "future_timestamp": 1,
+        "invalid_number": 1,
+        "missing_id": 2,
+        "negative_price": 1,
+        "negative_quantity": 1,
+        "unknown_event_type": 1,
+        "unparsable_timestamp": 1,
+    }
     assert count(home, "main.fct_interactions") == 3 + len(good)
     assert champion(home) is not None
 
@@ -114,8 +134,10 @@ def test_a_failing_suite_blocks_downstream_and_keeps_the_last_good_marts(synthet
     home, _ = synthetic_home
     before = count(home, "main.ml_user_features")
     tiny = tmp_path / "tiny.csv"  # too few events for the raw_events suite's row-count sanity check
-    tiny.write_text("user_id,item_id,occurred_at\n" + "".join(
-        f"u{i},i{i},2026-10-01T10:00:00Z\n" for i in range(12)))
+    tiny.write_text(
+        "user_id,item_id,occurred_at\n"
+        + "".join(f"u{i},i{i},2026-10-01T10:00:00Z\n" for i in range(12))
+    )
     result = run_pipeline(home, files(tiny))
 
     assert not result.success
@@ -153,8 +175,9 @@ def test_a_worse_challenger_is_not_promoted_and_the_champion_keeps_serving(synth
     home, _ = synthetic_home
     before = champion(home)
     # One trial = the default settings; the champion was tuned over four on the same data.
-    result = run_pipeline(home, synthetic(), op_config={
-        "model_tuning": {"als_trials": 1, "ranker_trials": 1}})
+    result = run_pipeline(
+        home, synthetic(), op_config={"model_tuning": {"als_trials": 1, "ranker_trials": 1}}
+    )
     gate = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert gate["challenger_beats_champion"] is False
     assert "tailor_bundle" not in started_steps(result)

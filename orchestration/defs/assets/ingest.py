@@ -1,6 +1,5 @@
 """Ingest: a shop's source onto the data contract, into the warehouse's `raw` schema."""
 
-
 from dataclasses import replace
 from datetime import datetime
 from typing import Literal
@@ -12,7 +11,11 @@ from ml.sources.load import SourceRequest, load_source
 from ml.sources.synthetic import SyntheticParams
 from orchestration.lib.warehouse import DuckDBWarehouse
 
-RAW_TABLE_ASSETS = {"raw_events": "events", "raw_products": "products", "raw_customers": "customers"}
+RAW_TABLE_ASSETS = {
+    "raw_events": "events",
+    "raw_products": "products",
+    "raw_customers": "customers",
+}
 
 
 class RawShopDataConfig(dg.Config):
@@ -32,7 +35,9 @@ class RawShopDataConfig(dg.Config):
             events_path=self.events_path,
             products_path=self.products_path,
             customers_path=self.customers_path,
-            synthetic=replace(SyntheticParams.preset(self.synthetic_size), seed=self.synthetic_seed),
+            synthetic=replace(
+                SyntheticParams.preset(self.synthetic_size), seed=self.synthetic_seed
+            ),
         )
 
 
@@ -42,12 +47,24 @@ class RawShopDataConfig(dg.Config):
         for key, table in RAW_TABLE_ASSETS.items()
     ]
     + [
-        dg.AssetSpec("raw_quarantine", group_name="ingest", kinds={"duckdb"},
-                     description="Rows that broke the data contract, with the reason and the row."),
-        dg.AssetSpec("raw_load_info", group_name="ingest", kinds={"duckdb"},
-                     description="One row: source, as_of (reference time), counts of the load."),
-        dg.AssetSpec("synthetic_truth", group_name="ingest", kinds={"duckdb"},
-                     description="The synthetic store's hidden truth (tastes); empty for real shops."),
+        dg.AssetSpec(
+            "raw_quarantine",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="Rows that broke the data contract, with the reason and the row.",
+        ),
+        dg.AssetSpec(
+            "raw_load_info",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="One row: source, as_of (reference time), counts of the load.",
+        ),
+        dg.AssetSpec(
+            "synthetic_truth",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="The synthetic store's hidden truth (tastes); empty for real shops.",
+        ),
     ],
     pool="duckdb",
 )
@@ -58,35 +75,58 @@ def raw_shop_data(config: RawShopDataConfig, warehouse: DuckDBWarehouse):
     data = loaded.validated
     as_of = now or data.as_of
     quarantine_counts = data.quarantine_counts()
-    load_info = pd.DataFrame([{
-        "source": data.name,
-        "as_of": as_of,
-        "loaded_at": datetime.utcnow(),
-        **{f"raw_{t}_rows": n for t, n in data.raw_counts.items()},
-        **{f"loaded_{t}_rows": n for t, n in data.loaded_counts().items()},
-    }])
-    warehouse.replace_tables("raw", {**{t: getattr(data, t) for t in RAW_TABLE_ASSETS.values()},
-                                     "quarantine": data.quarantine, "load_info": load_info})
+    load_info = pd.DataFrame(
+        [
+            {
+                "source": data.name,
+                "as_of": as_of,
+                "loaded_at": datetime.utcnow(),
+                **{f"raw_{t}_rows": n for t, n in data.raw_counts.items()},
+                **{f"loaded_{t}_rows": n for t, n in data.loaded_counts().items()},
+            }
+        ]
+    )
+    warehouse.replace_tables(
+        "raw",
+        {
+            **{t: getattr(data, t) for t in RAW_TABLE_ASSETS.values()},
+            "quarantine": data.quarantine,
+            "load_info": load_info,
+        },
+    )
     warehouse.replace_tables("truth", loaded.truth or {"empty": pd.DataFrame({"note": []})})
 
     for key, table in RAW_TABLE_ASSETS.items():
         frame = getattr(data, table)
-        yield dg.MaterializeResult(asset_key=key, metadata={
-            "dagster/row_count": len(frame),
-            "raw_rows": data.raw_counts[table],
-            "quarantined_rows": data.raw_counts[table] - len(frame),
-            "quarantined_by_reason": quarantine_counts[table],
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "dagster/row_count": len(frame),
+                "raw_rows": data.raw_counts[table],
+                "quarantined_rows": data.raw_counts[table] - len(frame),
+                "quarantined_by_reason": quarantine_counts[table],
+                "source": data.name,
+                "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
+            },
+        )
+    yield dg.MaterializeResult(
+        asset_key="raw_quarantine",
+        metadata={
+            "dagster/row_count": len(data.quarantine),
+            "by_table_and_reason": quarantine_counts,
+            "preview": dg.MetadataValue.md(data.quarantine.head(5).to_markdown(index=False)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="raw_load_info",
+        metadata={
             "source": data.name,
-            "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
-        })
-    yield dg.MaterializeResult(asset_key="raw_quarantine", metadata={
-        "dagster/row_count": len(data.quarantine),
-        "by_table_and_reason": quarantine_counts,
-        "preview": dg.MetadataValue.md(data.quarantine.head(5).to_markdown(index=False)),
-    })
-    yield dg.MaterializeResult(asset_key="raw_load_info", metadata={
-        "source": data.name, "as_of": as_of.isoformat(),
-    })
-    yield dg.MaterializeResult(asset_key="synthetic_truth", metadata={
-        "tables": {name: len(frame) for name, frame in loaded.truth.items()},
-    })
+            "as_of": as_of.isoformat(),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="synthetic_truth",
+        metadata={
+            "tables": {name: len(frame) for name, frame in loaded.truth.items()},
+        },
+    )

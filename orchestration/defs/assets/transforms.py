@@ -24,7 +24,9 @@ def transforms_dbt_assets(
         if isinstance(event, dg.Output | dg.AssetMaterialization):
             relation = f"main.{event.output_name if isinstance(event, dg.Output) else ''}"
             if relation in counts:
-                event = event.with_metadata({**event.metadata, "dagster/row_count": counts[relation]})
+                event = event.with_metadata(
+                    {**event.metadata, "dagster/row_count": counts[relation]}
+                )
         yield event
 
 
