@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MANIFEST := transforms/target/manifest.json
 DBT_SOURCES := $(shell find transforms -path transforms/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: install demo test ui lint manifest clean
+.PHONY: install demo test ui serve lint manifest clean
 
 install: $(STAMP) $(MANIFEST)
 
@@ -33,6 +33,9 @@ test: install
 
 ui: install
 	$(BIN)/tailor ui
+
+serve: install
+	$(BIN)/tailor serve
 
 lint: install
 	$(BIN)/ruff check .

@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
 
+    serve = commands.add_parser(
+        "serve", help="serve the promoted model over HTTP (BentoML)",
+        description="Start the BentoML Recommender service on the promoted model of this home "
+        "(OpenAPI docs at /docs).")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(handler=_serve)
+
     ui = commands.add_parser(
         "ui",
         help="start the Dagster UI on this home",
@@ -412,6 +420,12 @@ def _export(args: argparse.Namespace, home: TailorHome) -> int:
         recs.to_parquet(args.out, index=False)
     print(f"{len(recs):,} recommendations for {recs['user_id'].nunique():,} users -> {args.out}")
     return 0
+
+
+def _serve(args: argparse.Namespace, home: TailorHome) -> int:
+    from serving import serve
+
+    return serve(home, host=args.host, port=args.port)
 
 
 def _ui(args: argparse.Namespace, home: TailorHome) -> int:
