@@ -9,6 +9,13 @@ build_tailor_job = dg.define_asset_job(
     description="Load the configured source, transform, validate and build every downstream asset.",
 )
 
+# Raw source -> validated feature marts, no models (the features benchmark; data-only refreshes).
+build_features_job = dg.define_asset_job(
+    name="build_features_job",
+    selection=dg.AssetSelection.groups("ingest", "staging", "marts"),
+    description="Load the configured source, run the dbt transforms and the data-quality gates.",
+)
+
 # Re-evaluate the current tuned settings on the current warehouse (`tailor evaluate`).
 evaluate_tailor_job = dg.define_asset_job(
     name="evaluate_tailor_job",
