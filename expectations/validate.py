@@ -8,7 +8,11 @@ from pathlib import Path
 
 import great_expectations as gx
 import pandas as pd
-from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
 
 DATA_DOCS_SITE = "tailor_data_docs"
 
@@ -46,7 +50,9 @@ def run_suite(
     suite: gx.ExpectationSuite, frame: pd.DataFrame, data_docs_dir: Path | None = None
 ) -> SuiteSummary:
     """Validate `frame` against `suite` in an ephemeral context; write Data Docs if a folder is given."""
-    context = gx.get_context(mode="ephemeral")
+    # No throwaway temp-dir docs site (GX's ephemeral default): Data Docs go where governance reads.
+    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False)))
     context.enable_analytics(False)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suite = context.suites.add(

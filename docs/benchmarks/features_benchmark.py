@@ -1,4 +1,4 @@
-"""Benchmark: raw source -> validated features, i.e. one run of the Dagster job `build_tailor_job`.
+"""Benchmark: raw source -> validated features, i.e. one run of the Dagster job `build_features_job`.
 
 Each case runs `orchestration.lib.runner.run_pipeline` (the path `tailor run` takes) in a fresh
 subprocess on a fresh temporary TAILOR_HOME, so that imports, caches and peak memory are per case.
@@ -87,7 +87,7 @@ def run_case(config: dict, out: Path) -> None:
     sampler = threading.Thread(target=sample_tree, args=(peaks, stop), daemon=True)
     sampler.start()
     started = time.monotonic()
-    result = run_pipeline(home, config)
+    result = run_pipeline(home, config, job_name="build_features_job")
     wall = time.monotonic() - started
     stop.set()
     sampler.join()
@@ -220,7 +220,7 @@ def render(results: list[dict], command: str) -> str:
         [
             "# Feature pipeline benchmark",
             "",
-            "Raw source -> validated features: one run of the Dagster job `build_tailor_job` through",
+            "Raw source -> validated features: one run of the Dagster job `build_features_job` through",
             "`orchestration.lib.runner.run_pipeline`, each case in a fresh process and a fresh",
             "temporary TAILOR_HOME. Produced by `docs/benchmarks/features_benchmark.py`; its docstring",
             "says what is measured and how.",
