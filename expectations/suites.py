@@ -49,7 +49,7 @@ def raw_events_suite(p: SuiteParams) -> gx.ExpectationSuite:
             max_value=p.as_of + timedelta(minutes=5),
         ),
         gxe.ExpectColumnValuesToBeBetween(column="price", min_value=0),
-        # Bulk orders exist (Online Retail has a few 10k+ lines); a tail of them is fine, a shift is not.
+        # Bulk orders exist (Online Retail has a few 10k+ lines): a tail is fine, a shift is not.
         gxe.ExpectColumnValuesToBeBetween(
             column="quantity", min_value=0, max_value=p.max_quantity, mostly=0.999
         ),
@@ -112,7 +112,7 @@ def ml_user_features_suite(p: SuiteParams) -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeBetween(column="conversion_rate", min_value=0, max_value=1),
         gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=list(SEGMENTS)),
         gxe.ExpectColumnValuesToNotBeNull(column="segment"),
-        # A feature that is almost always missing carries no signal: a sign of a broken upstream join.
+        # A feature that is almost always missing signals a broken upstream join.
         gxe.ExpectColumnValuesToNotBeNull(column="top_category", mostly=0.5),
     )
 

@@ -49,7 +49,7 @@ class SuiteSummary:
 def run_suite(
     suite: gx.ExpectationSuite, frame: pd.DataFrame, data_docs_dir: Path | None = None
 ) -> SuiteSummary:
-    """Validate `frame` against `suite` in an ephemeral context; write Data Docs if a folder is given."""
+    """Validate `frame` against `suite` (ephemeral context); Data Docs go to `data_docs_dir`."""
     # No throwaway temp-dir docs site (GX's ephemeral default): Data Docs go where governance reads.
     context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False)))

@@ -77,7 +77,7 @@ class Bundle:
         )
 
     def recommend_all(self, k: int, users: list[str] | None = None) -> pd.DataFrame:
-        """Top-k for every known customer (guests excluded): user_id, rank, item_id, score, reason."""
+        """Top-k for every known customer (no guests): user_id, rank, item_id, score, reason."""
         index = self.model.index
         known = np.diff(index.history.indptr) > 0
         customers = ~np.char.startswith(index.user_ids.astype(str), GUEST_PREFIX)

@@ -1,6 +1,6 @@
-"""Interactions as integer-indexed arrays, and the time windows every model is trained and judged on.
+"""Interactions as integer-indexed arrays, and the time windows models are trained and judged on.
 
-`EventLog` is `fct_interactions` (one row per event, with the event-type weight from dbt) turned into
+`EventLog` is `fct_interactions` (one row per event, with the event-type weight from dbt) as
 numpy arrays indexed by dense user and item numbers. Everything a model learns goes through
 `EventLog.before(cutoff)`, so no model can see an event at or after its cutoff.
 """
@@ -176,7 +176,7 @@ class Windows:
 def relevant_purchases(
     log: EventLog, start: float, end: float, exclude: sp.csr_matrix | None = None
 ) -> dict[int, set[int]]:
-    """user -> items bought in [start, end), guests excluded; minus items in `exclude` (user x item)."""
+    """user -> items bought in [start, end), no guests, minus items in `exclude` (user x item)."""
     window = log.between(start, end).purchases()
     truth: dict[int, set[int]] = {}
     for user, item in zip(window.user.tolist(), window.item.tolist(), strict=True):

@@ -63,7 +63,7 @@ def catalog_coverage(recommendations: Iterable[Sequence], catalog_size: int, k: 
 
 
 def ranking_report(truth: dict, recommendations: dict, catalog_size: int) -> dict[str, float]:
-    """The metric row reported for every model: NDCG@10, Recall@10/@20, MAP@10, HitRate@10, coverage.
+    """The metric row of every model: NDCG@10, Recall@10/@20, MAP@10, HitRate@10, coverage.
 
     `truth` maps user -> set of relevant items (users with an empty set are skipped);
     `recommendations` maps user -> ranked items (at least 20 where the catalog allows).

@@ -59,7 +59,7 @@ CUSTOMER_COLUMNS: dict[str, str] = {
     "country": "string",
     "age_band": "string",
     "gender": "string",
-    # Consent: None means "never recorded" (imported sources), True/False an explicit choice made at *_at.
+    # Consent: None = "never recorded" (imported sources); True/False = a choice made at *_at.
     "consent_personalization": "boolean",
     "consent_personalization_at": "datetime64[us]",
     "consent_marketing": "boolean",
@@ -84,7 +84,7 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     "invalid_number",
     "duplicate_event",
     "duplicate_id",
-    "not_a_product",  # a fee, postage or adjustment line (Online Retail), not something to recommend
+    "not_a_product",  # a fee, postage or adjustment line (Online Retail): nothing to recommend
 )
 
 RAW_TABLES: dict[str, dict[str, str]] = {

@@ -8,7 +8,7 @@ Time is the only split (windows from dbt's `ml_temporal_split`):
   computed from the events before that window; the candidate index is then refit up to the cutoff.
   So features never see their labels (tests/ml/test_training.py proves it).
 - Tuning and promotion look at the validation window; the reported quality is the test window, where
-  the model was fit on everything before `test_start` and its ranker labelled on the validation window.
+  the model was fit on everything before `test_start`, its ranker labelled on the validation window.
 - The served model is refit the same way on everything up to `as_of`.
 Every model is judged by ranking the full catalog (no sampled negatives) beside the baselines
 popularity, repeat-purchase and ALS alone, under two protocols: `all` purchases count, or only `new`
@@ -77,7 +77,7 @@ RANKER_SPACE = {
 
 @dataclass
 class EvaluationSet:
-    """Users, truth and (for the hybrid) candidate pairs with features, for one window and protocol."""
+    """Users, truth and the hybrid's candidate pairs with features, for one window and protocol."""
 
     users: np.ndarray
     truth: dict[int, set[int]]

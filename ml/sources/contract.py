@@ -1,8 +1,8 @@
-"""Validation onto the data contract: valid rows are kept, invalid rows are quarantined with a reason.
+"""Validation onto the data contract: valid rows are kept, invalid rows quarantined with a reason.
 
-Adapters (`ml.sources.online_retail`, `rees46`, `files`, `synthetic`) only *map* a source's columns onto
-the contract names; every check lives here, so every source is held to the same rules and
-`raw = loaded + quarantined` holds for each table by construction.
+Adapters (`ml.sources.online_retail`, `rees46`, `files`, `synthetic`) only *map* a source's
+columns onto the contract names; every check lives here, so every source is held to the same rules
+and `raw = loaded + quarantined` holds for each table by construction.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class _Rows:
 
 
 def validate_source(raw: RawSource, now: datetime | None = None) -> ValidatedSource:
-    """Check every table against the contract. `now` (UTC) bounds timestamps; default: wall clock."""
+    """Check every table against the contract. `now` (UTC) bounds timestamps (default: clock)."""
     now = now or datetime.utcnow()
     events, events_rows = _validate_events(raw.events, now)
     products, products_rows = _validate_products(raw.products, now)

@@ -1,11 +1,11 @@
-""" "Bring your own files": a shop's own CSV or Parquet exports onto the data contract.
+"""Bring your own files: a shop's own CSV or Parquet exports onto the data contract.
 
-events (required): at least `user_id, item_id, occurred_at` (ISO-8601 with or without offset, or epoch
-seconds). Optional: `event_id` (a repeated id is a duplicate; absent, one is derived from the row's
-content), `event_type` (default `purchase`), `session_id`, `quantity`, `price`, `order_id`,
-`dwell_seconds`, `placement`, `request_id`.
-products (optional): `item_id` plus any of `title, description, category_path, brand, price, in_stock,
-created_at`. customers (optional): `user_id` plus any of the customer columns in ml.schema.
+events (required): at least `user_id, item_id, occurred_at` (ISO-8601 with or without offset,
+or epoch seconds). Optional: `event_id` (a repeated id is a duplicate; absent, one is derived
+from the row's content), `event_type` (default `purchase`), `session_id`, `quantity`, `price`,
+`order_id`, `dwell_seconds`, `placement`, `request_id`.
+products (optional): `item_id` plus any of `title, description, category_path, brand, price,
+in_stock, created_at`. customers (optional): `user_id` plus any customer column of ml.schema.
 Columns outside the contract are ignored. The full format is in docs/data-contract.md.
 """
 

@@ -1,9 +1,9 @@
 """UCI Online Retail (a UK gift shop's invoice lines, 2010-12 .. 2011-12) onto the data contract.
 
 - Every line of an invoice is a purchase; cancellation invoices ("C...") become `return` events.
-- Lines without CustomerID are guest baskets: user `guest-<InvoiceNo>` (see ml.schema.GUEST_PREFIX), so
-  they still count for popularity and co-purchase but never as a customer.
-- Postage, fees, manual adjustments and gift vouchers are not products: quarantined as `not_a_product`.
+- Lines without CustomerID are guest baskets: user `guest-<InvoiceNo>` (ml.schema.GUEST_PREFIX),
+  so they still count for popularity and co-purchase but never as a customer.
+- Postage, fees, manual adjustments and gift vouchers are quarantined as `not_a_product`.
 - The file has no event id: it is derived from the line's content, so repeated identical lines are
   quarantined as duplicates. InvoiceDate is UK local time and is taken as UTC (at most an hour off).
 """
@@ -54,7 +54,7 @@ def load_online_retail(path: str | Path) -> RawSource:
             "item_id": stock_code,
             "event_type": is_cancellation.map({True: "return", False: "purchase"}),
             "occurred_at": lines["InvoiceDate"],
-            # A cancellation line carries a negative quantity: as a return it is that many units back.
+            # A cancellation line has a negative quantity: as a return, that many units come back.
             "quantity": lines["Quantity"].where(~is_cancellation, -lines["Quantity"]),
             "price": lines["UnitPrice"],
             "order_id": invoice,

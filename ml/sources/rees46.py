@@ -1,7 +1,9 @@
-"""REES46-style event exports (Kaggle "eCommerce behavior data from multi category store") onto the contract.
+"""REES46-style event exports onto the contract (Kaggle "eCommerce behavior data from multi
+category store").
 
-Columns: event_time ("2019-10-01 00:00:00 UTC"), event_type (view, cart, remove_from_cart, purchase),
-product_id, category_id, category_code ("electronics.smartphone"), brand, price, user_id, user_session.
+Columns: event_time ("2019-10-01 00:00:00 UTC"), event_type (view, cart, remove_from_cart,
+purchase), product_id, category_id, category_code ("electronics.smartphone"), brand, price,
+user_id, user_session.
 Products and customers are derived from the events (the export has no catalog or customer file).
 Exact repeated rows get the same content-derived event id and are quarantined as duplicates.
 """

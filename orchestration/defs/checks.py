@@ -1,7 +1,7 @@
 """Blocking data-quality gates: a Great Expectations suite per raw table and per feature mart.
 
 A failing suite fails its check with severity ERROR, and Dagster then skips every asset downstream,
-so training and deployment never see data that broke a suite; whatever was built before keeps serving.
+so training and deployment never see data that broke a suite; what was built before keeps serving.
 """
 
 import dagster as dg

@@ -24,7 +24,8 @@ class _ProgressHandler(logging.Handler):
             self.started[step] = time.monotonic()
             line = f"  ... {step}"
         elif kind == "STEP_SUCCESS":
-            line = f"  ok  {step} ({time.monotonic() - self.started.get(step, time.monotonic()):.1f} s)"
+            seconds = time.monotonic() - self.started.get(step, time.monotonic())
+            line = f"  ok  {step} ({seconds:.1f} s)"
         elif kind == "STEP_FAILURE":
             error = event.step_failure_data.error
             while error.cause is not None:  # the user-code error, not Dagster's wrapper
@@ -38,7 +39,8 @@ class _ProgressHandler(logging.Handler):
             if evaluation.passed and not evaluation.check_name.endswith(TAILOR_GATES):
                 return
             verdict = "pass" if evaluation.passed else "FAIL"
-            line = f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}: {verdict}"
+            asset = evaluation.asset_key.to_user_string()
+            line = f"  check {evaluation.check_name} on {asset}: {verdict}"
         else:
             return
         print(line, file=sys.stderr, flush=True)

@@ -18,7 +18,7 @@ transforms_project.prepare_if_dev()
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than any model, seed or config."""
+    """Parse the dbt project when its manifest is missing or older than a model, seed or yml."""
     manifest = Path(transforms_project.manifest_path)
     sources = [
         p

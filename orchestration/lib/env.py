@@ -1,8 +1,8 @@
 """Where Tailor keeps its state, and the process environment every entry point needs.
 
 All state (DuckDB warehouse, Dagster home, BentoML home, reports) lives under one directory,
-`TAILOR_HOME` (default: `.tailor/` in the checkout), so two homes never touch each other. This is the
-only module that reads the environment; entry points call `configure_environment()` first.
+`TAILOR_HOME` (default: `.tailor/` in the checkout), so two homes never touch each other. This is
+the only module that reads the environment; entry points call `configure_environment()` first.
 """
 
 from __future__ import annotations

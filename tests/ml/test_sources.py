@@ -1,5 +1,5 @@
-"""The contract validation and every adapter: valid rows kept, invalid rows quarantined with a reason,
-raw = loaded + quarantined for every table."""
+"""The contract validation and every adapter: valid rows kept, invalid rows quarantined with a
+reason, raw = loaded + quarantined for every table."""
 
 import json
 from datetime import datetime

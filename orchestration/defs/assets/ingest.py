@@ -25,7 +25,7 @@ class RawShopDataConfig(dg.Config):
     customers_path: str | None = None
     synthetic_size: Literal["small", "1m"] = "small"
     synthetic_seed: int = 7
-    # Reference "now" (ISO-8601, UTC). Default: the newest valid event, which suits historical files;
+    # Reference "now" (ISO-8601, UTC). Default: the newest valid event (suits historical files);
     # a live shop passes the load time so that freshness is measured for real.
     as_of: str | None = None
 
@@ -69,7 +69,7 @@ class RawShopDataConfig(dg.Config):
     pool="duckdb",
 )
 def raw_shop_data(config: RawShopDataConfig, warehouse: DuckDBWarehouse):
-    """Load the configured source, validate it against the contract, write raw.* (one transaction)."""
+    """Load the configured source, validate it against the contract, write raw.* at once."""
     now = datetime.fromisoformat(config.as_of) if config.as_of else None
     loaded = load_source(config.to_request(), now=now)
     data = loaded.validated
