@@ -93,6 +93,39 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
 
+    report = commands.add_parser(
+        "report",
+        help="write the governance page and print its path",
+        description="Write <home>/reports/index.html: per model version its model card (data "
+        "window, features, parameters, metrics, promotion decision), the data-quality results, "
+        "the drift reports and the evaluation table, all as relative links.",
+    )
+    report.set_defaults(handler=_report)
+
+    simulate = commands.add_parser(
+        "simulate-drift",
+        help="append new synthetic days, report drift, retrain if the sensor asks",
+        description="Append new days to this home's warehouse (the shop's recent sessions "
+        "resampled forward in time; --shift taste moves users' interest to another category, "
+        "new-category brings a new product category, none keeps the same process), run the "
+        "transforms and drift reports through Dagster, evaluate retrain_on_drift_sensor on this "
+        "home's instance and, when it requests a run, execute retrain_tailor_job. The days stay "
+        "in the warehouse (a new `tailor demo` starts over).",
+    )
+    simulate.add_argument("--days", type=int, default=7, help="days to append (1-90)")
+    simulate.add_argument(
+        "--shift", choices=("taste", "new-category", "none"), default="taste", help="what changes"
+    )
+    simulate.add_argument("--seed", type=int, default=0, help="seed of the new days")
+    simulate.add_argument(
+        "--tuning-trials",
+        type=int,
+        default=4,
+        metavar="N",
+        help="hyperparameter settings tried per stage when retraining; 1 = defaults",
+    )
+    simulate.set_defaults(handler=_simulate_drift)
+
     serve = commands.add_parser(
         "serve", help="serve the promoted model over HTTP (BentoML)",
         description="Start the BentoML Recommender service on the promoted model of this home "
@@ -237,6 +270,8 @@ def collect_status(home: TailorHome) -> dict:
             con.close()
     state["data_quality"] = read_reports(home.reports, "data_quality")
     state["data_docs"] = str(home.data_docs / "index.html")
+    state["drift"] = read_reports(home.reports, "drift")
+    state["governance"] = str(home.reports / "index.html")
     models = read_reports(home.reports, "models")
     state["models"] = {
         "champion": _model_store(home).champion(),
@@ -315,6 +350,9 @@ def format_state(state: dict) -> str:
             )
         )
         lines.append(f"Data Docs: {state['data_docs']}")
+    drift = state.get("drift") or {}
+    if drift:
+        lines.append(format_drift(drift))
     models = state.get("models") or {}
     if models.get("evaluation"):
         lines.append(format_evaluation(models["evaluation"]))
@@ -327,6 +365,33 @@ def format_state(state: dict) -> str:
             f"Serving model: {champion['tag']} (version {champion['metadata']['version']})"
         )
     return "\n".join(lines)
+
+
+def format_drift(drift: dict) -> str:
+    """One line per drift report: share of drifted columns, which, against which model."""
+    lines = []
+    for name in ("feature_drift", "prediction_drift", "target_drift"):
+        report = drift.get(name)
+        if report is None:
+            continue
+        label = name.replace("_", " ")
+        if report["status"] != "ok":
+            lines.append(f"  {label}: no reference ({report.get('reason', '')})")
+            continue
+        drifted = ", ".join(report["drifted_columns"]) or "none"
+        verdict = ""
+        if name == "feature_drift":
+            verdict = " RETRAIN" if report["dataset_drift"] else " quiet"
+            verdict += f" (threshold {report['retrain_threshold']:.2f})"
+        lines.append(
+            f"  {label}: {len(report['drifted_columns'])}/{report['n_columns']} columns drifted, "
+            f"share {report['drift_share']:.2f}{verdict}; drifted: {drifted}"
+        )
+    reference = next((r for r in drift.values() if r.get("reference_model")), None)
+    against = f" vs {reference['reference_model']}" if reference else ""
+    return f"Drift (last {next(iter(drift.values()))['window_days']} days{against}):\n" + "\n".join(
+        lines
+    )
 
 
 def format_evaluation(evaluation: dict) -> str:
@@ -420,6 +485,140 @@ def _export(args: argparse.Namespace, home: TailorHome) -> int:
         recs.to_parquet(args.out, index=False)
     print(f"{len(recs):,} recommendations for {recs['user_id'].nunique():,} users -> {args.out}")
     return 0
+
+
+def _report(args: argparse.Namespace, home: TailorHome) -> int:
+    from orchestration.lib.governance import write_governance_page
+
+    print(write_governance_page(home.reports, _model_store(home)))
+    return 0
+
+
+def _simulate_drift(args: argparse.Namespace, home: TailorHome) -> int:
+    """New data -> drift reports -> sensor -> retraining -> promotion, one stage a line."""
+    from ml.drift_simulation import DriftParams
+
+    if not 1 <= args.days <= 90:
+        print(f"error: --days: must be between 1 and 90, got {args.days}", file=sys.stderr)
+        return 2
+    before = _model_store(home).champion()
+    if before is None or not home.warehouse.exists():
+        print("error: no promoted model in this home; run `tailor demo` first", file=sys.stderr)
+        return 1
+    import dagster as dg
+
+    from orchestration.lib.runner import run_pipeline
+
+    started = time.monotonic()
+    batch = append_simulated_days(home, DriftParams(args.days, args.shift, args.seed))
+    print(f"[1/4] new data: {batch.describe()}", flush=True)
+
+    result = run_pipeline(home, job_name="monitor_tailor_job")
+    if not result.success:
+        print("[2/4] FAILED: the new data did not pass transforms and checks (see above)")
+        return 1
+    state = collect_status(home)
+    elapsed = time.monotonic() - started
+    print(f"[2/4] drift reports ({elapsed:.0f} s)\n" + format_drift(state["drift"]))
+    print(f"      reports: {home.reports / state['drift']['feature_drift']['folder']}", flush=True)
+
+    request = evaluate_retrain_sensor(home)
+    if not isinstance(request, dg.RunRequest):
+        print(f"[3/4] retrain_on_drift_sensor: no run requested ({request.skip_message})")
+        print(f"Done in {time.monotonic() - started:.0f} s; {before['tag']} keeps serving.")
+        return 0
+    print(
+        "[3/4] retrain_on_drift_sensor requested retrain_tailor_job "
+        f"(run_key {request.run_key[:8]}, drift share {request.tags['tailor/drift_share']})",
+        flush=True,
+    )
+    trials = max(args.tuning_trials, 1)
+    tuning = {"model_tuning": {"als_trials": trials, "ranker_trials": trials}}
+    outcome = run_outcome(run_pipeline(home, job_name="retrain_tailor_job", op_config=tuning))
+    after = _model_store(home).champion()
+    promotion = collect_status(home)["models"]["promotion"] or {"reasons": []}
+    if outcome == "succeeded" and after["tag"] != before["tag"]:
+        print(
+            f"[4/4] retrained and promoted {after['tag']} (version "
+            f"{after['metadata']['version']}), replacing {before['tag']}: "
+            + "; ".join(promotion["reasons"])
+        )
+    elif outcome == "not promoted":
+        print(
+            f"[4/4] retrained, NOT promoted; {before['tag']} keeps serving: "
+            + "; ".join(promotion["reasons"])
+        )
+    else:
+        print(f"[4/4] retraining FAILED; {before['tag']} keeps serving")
+    print(f"Done in {time.monotonic() - started:.0f} s.")
+    return 1 if outcome == "failed" else 0
+
+
+def append_simulated_days(home: TailorHome, params):
+    """Append `ml.drift_simulation` days to raw.events / products / customers and move
+    raw.load_info's as_of (what a shop's loader does when a batch arrives); returns the batch."""
+    from datetime import datetime
+
+    import duckdb
+    import pandas as pd
+
+    from ml.drift_simulation import simulate_days
+    from ml.sources.contract import RawSource, validate_source
+
+    con = duckdb.connect(str(home.warehouse))
+    try:
+        events = con.execute("select * from raw.events").df()
+        products = con.execute("select * from raw.products").df()
+        customers = con.execute("select * from raw.customers").df()
+        as_of = pd.Timestamp(con.execute("select as_of from raw.load_info").fetchone()[0])
+        batch = simulate_days(events, products, customers, as_of, params)
+        # The same contract as any load; the batch is built to pass it.
+        checked = validate_source(
+            RawSource("simulated", batch.events, batch.products, batch.customers),
+            now=batch.window_end,
+        )
+        if len(checked.quarantine):
+            reasons = checked.quarantine["reason"].value_counts().to_dict()
+            raise ValueError(f"the simulated batch broke the data contract: {reasons}")
+        con.execute("begin transaction")
+        for table in ("events", "products", "customers"):
+            frame = getattr(checked, table)
+            con.register("incoming", frame)
+            con.execute(f"insert into raw.{table} by name select * from incoming")
+            con.unregister("incoming")
+        con.execute(
+            "update raw.load_info set as_of = ?, loaded_at = ?, "
+            "raw_events_rows = raw_events_rows + ?, loaded_events_rows = loaded_events_rows + ?, "
+            "raw_products_rows = raw_products_rows + ?, "
+            "loaded_products_rows = loaded_products_rows + ?, "
+            "raw_customers_rows = raw_customers_rows + ?, "
+            "loaded_customers_rows = loaded_customers_rows + ?",
+            [
+                batch.as_of.to_pydatetime(),
+                datetime.utcnow(),
+                *[len(getattr(checked, t)) for t in ("events", "events", "products", "products")],
+                len(checked.customers),
+                len(checked.customers),
+            ],
+        )
+        con.execute("commit")
+    finally:
+        con.close()
+    return batch
+
+
+def evaluate_retrain_sensor(home: TailorHome):
+    """retrain_on_drift_sensor on this home's instance: its RunRequest, or its SkipReason."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    sensor = defs.resolve_sensor_def("retrain_on_drift_sensor")
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    if data.run_requests:
+        return data.run_requests[0]
+    return dg.SkipReason(data.skip_message or "no new feature_drift_report")
 
 
 def _serve(args: argparse.Namespace, home: TailorHome) -> int:

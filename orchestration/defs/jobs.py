@@ -22,3 +22,33 @@ evaluate_tailor_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("model_evaluation"),
     description="Evaluate the tuned settings beside the baselines on the validation and test windows.",
 )
+
+# Raw tables are where new data arrives (a loader, a stream, `tailor simulate-drift`): jobs below
+# do not reload them, but their blocking suites run again on what has arrived.
+RAW_TABLE_CHECKS = dg.AssetSelection.checks_for_assets(
+    "raw_events", "raw_products", "raw_customers"
+)
+NOT_RELOADED = dg.AssetSelection.groups("ingest")
+
+# Drift -> retrain: everything downstream of the raw tables, up to promotion. Drift reports are left
+# out: they would compare the new data with the champion this very run may replace.
+retrain_tailor_job = dg.define_asset_job(
+    name="retrain_tailor_job",
+    selection=(
+        dg.AssetSelection.all(include_sources=False)
+        - NOT_RELOADED
+        - dg.AssetSelection.groups("monitoring")
+    )
+    | RAW_TABLE_CHECKS,
+    description="Retrain on the data already in the warehouse: transform, validate, tune, "
+    "evaluate, and promote only past the blocking gates (requested by retrain_on_drift_sensor "
+    "and retrain_tailor_weekly_schedule).",
+)
+
+# A new batch of data: transforms, their gates, and the drift reports against the champion.
+monitor_tailor_job = dg.define_asset_job(
+    name="monitor_tailor_job",
+    selection=(dg.AssetSelection.groups("monitoring").upstream() - NOT_RELOADED) | RAW_TABLE_CHECKS,
+    description="Transform and validate the newest data and write the Evidently drift reports "
+    "against the serving model's reference.",
+)

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ml.bundle import save_bundle
 from ml.data import Catalog, EventLog, Windows
+from ml.monitoring import REFERENCE_DIR, build_reference
 from ml.training import TrainingParams, TuningBudget, evaluate, train_hybrid, tune
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.env import code_version
@@ -149,6 +150,14 @@ def challenger_model(
         "events": len(log),
     }
     folder = save_bundle(model, model_store.challenger_folder(context.run.run_id), card)
+    # The model carries its own drift reference: the marts, predictions and outcomes it was fit on.
+    build_reference(
+        model,
+        warehouse.read_table("main.ml_user_features"),
+        warehouse.read_table("main.ml_item_features"),
+        warehouse.read_table("main.fct_interactions"),
+        as_of,
+    ).save(folder / REFERENCE_DIR)
     return dg.MaterializeResult(
         metadata={
             "version": card["version"],

@@ -1,0 +1,87 @@
+"""Drift -> retrain: the one imperative trigger of the graph (STYLE 6).
+
+`retrain_on_drift_sensor` watches `feature_drift_report`. When a report's share of drifted feature
+columns reaches its retrain threshold (recorded in the report's metadata by the asset's config;
+`DEFAULT_RETRAIN_THRESHOLD` for reports that lack it), it requests `retrain_tailor_job` once per
+report (`run_key` = the report's run id), with the report's path in the run's tags. It stays quiet
+when the report had no reference, when the report's own run trains a model anyway, or when a model
+was promoted after the report (the report judged a champion that no longer serves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from ml.monitoring import MonitoringParams
+
+DEFAULT_RETRAIN_THRESHOLD = MonitoringParams().retrain_threshold
+FEATURE_DRIFT_REPORT = dg.AssetKey("feature_drift_report")
+PROMOTED_MODEL = dg.AssetKey("tailor_bundle")
+TRAINING_JOBS = frozenset({"build_tailor_job", "retrain_tailor_job"})
+
+
+def retrain_request(
+    metadata: Mapping[str, Any],
+    report_run_id: str,
+    report_job: str | None = None,
+    promoted_since: bool = False,
+) -> dg.RunRequest | dg.SkipReason:
+    """The sensor's decision for one feature_drift_report materialization (pure, for tests)."""
+    status = _value(metadata, "status", "ok")
+    if status != "ok":
+        return dg.SkipReason(
+            f"report {report_run_id[:8]}: {status} ({_value(metadata, 'reason', '')})"
+        )
+    share = float(_value(metadata, "drift_share", 0.0))
+    threshold = float(_value(metadata, "retrain_threshold", DEFAULT_RETRAIN_THRESHOLD))
+    if share < threshold:
+        return dg.SkipReason(
+            f"report {report_run_id[:8]}: drift share {share:.2f} below {threshold:.2f}"
+        )
+    if report_job in TRAINING_JOBS:
+        return dg.SkipReason(
+            f"report {report_run_id[:8]}: drift share {share:.2f}, but its run ({report_job}) "
+            "trains a model on this data itself"
+        )
+    if promoted_since:
+        return dg.SkipReason(
+            f"report {report_run_id[:8]}: drift share {share:.2f}, but a model was promoted "
+            "after it"
+        )
+    return dg.RunRequest(
+        run_key=report_run_id,
+        tags={
+            "tailor/trigger": "drift",
+            "tailor/drift_report_run": report_run_id,
+            "tailor/drift_report": str(_value(metadata, "summary", "")),
+            "tailor/drift_share": f"{share:.3f}",
+            "tailor/drifted_columns": str(_value(metadata, "drifted_columns", ""))[:200],
+        },
+    )
+
+
+@dg.asset_sensor(
+    asset_key=FEATURE_DRIFT_REPORT,
+    job_name="retrain_tailor_job",
+    name="retrain_on_drift_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests retrain_tailor_job when feature_drift_report's drift share reaches "
+    "its retrain threshold.",
+)
+def retrain_on_drift_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+    run = context.instance.get_run_by_id(asset_event.run_id)
+    promoted = context.instance.get_latest_materialization_event(PROMOTED_MODEL)
+    return retrain_request(
+        asset_event.asset_materialization.metadata,
+        asset_event.run_id,
+        report_job=run.job_name if run else None,
+        promoted_since=promoted is not None and promoted.timestamp > asset_event.timestamp,
+    )
+
+
+def _value(metadata: Mapping[str, Any], key: str, default: Any) -> Any:
+    value = metadata.get(key, default)
+    return value.value if isinstance(value, dg.MetadataValue) else value
