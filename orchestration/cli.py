@@ -127,9 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=_simulate_drift)
 
     serve = commands.add_parser(
-        "serve", help="serve the promoted model over HTTP (BentoML)",
+        "serve",
+        help="serve the promoted model over HTTP (BentoML)",
         description="Start the BentoML Recommender service on the promoted model of this home "
-        "(OpenAPI docs at /docs).")
+        "(OpenAPI docs at /docs).",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     serve.set_defaults(handler=_serve)
@@ -248,7 +250,8 @@ def collect_status(home: TailorHome) -> dict:
             if "raw.load_info" in state["tables"]:
                 info = con.execute("select * from raw.load_info").df().iloc[0].to_dict()
                 quarantine = con.execute(
-                    "select table_name, reason, count(*) from raw.quarantine group by all order by all"
+                    "select table_name, reason, count(*) from raw.quarantine "
+                    "group by all order by all"
                 ).fetchall()
                 by_reason: dict[str, dict[str, int]] = {}
                 for table, reason, count in quarantine:
@@ -534,7 +537,9 @@ def _simulate_drift(args: argparse.Namespace, home: TailorHome) -> int:
     )
     trials = max(args.tuning_trials, 1)
     tuning = {"model_tuning": {"als_trials": trials, "ranker_trials": trials}}
-    outcome = run_outcome(run_pipeline(home, job_name="retrain_tailor_job", op_config=tuning))
+    outcome = run_outcome(
+        run_pipeline(home, job_name="retrain_tailor_job", op_config=tuning, tags=request.tags)
+    )
     after = _model_store(home).champion()
     promotion = collect_status(home)["models"]["promotion"] or {"reasons": []}
     if outcome == "succeeded" and after["tag"] != before["tag"]:

@@ -29,6 +29,7 @@ def suite_check(suite_name: str, asset: dg.AssetKey, relation: str) -> dg.AssetC
         asset=asset,
         name=f"{suite_name}_pass_suite",
         blocking=True,
+        pool="duckdb",  # reads the warehouse: one process at a time holds the DuckDB file
         description=f"Great Expectations suite `{suite_name}` on {relation}; blocks downstream.",
     )
     def _check(warehouse: DuckDBWarehouse, reports: ReportStore) -> dg.AssetCheckResult:

@@ -20,7 +20,7 @@ build_features_job = dg.define_asset_job(
 evaluate_tailor_job = dg.define_asset_job(
     name="evaluate_tailor_job",
     selection=dg.AssetSelection.assets("model_evaluation"),
-    description="Evaluate the tuned settings beside the baselines on the validation and test windows.",
+    description="Evaluate the tuned settings beside the baselines (validation and test windows).",
 )
 
 # Raw tables are where new data arrives (a loader, a stream, `tailor simulate-drift`): jobs below

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ml.candidates import SOURCES
 from ml.ranking import FEATURES
-from orchestration.lib.model_store import MODEL_NAME, ModelStore
+from orchestration.lib.model_store import ModelStore
 
 INDEX = "index.html"
 DRIFT_REPORTS = ("feature_drift", "prediction_drift", "target_drift")
@@ -66,14 +66,8 @@ def write_governance_page(reports_root: Path, model_store: ModelStore) -> Path:
 
 def list_versions(model_store: ModelStore) -> list[dict]:
     """Every promoted `tailor` model, newest (serving) first: tag, path, created, card."""
-    from bentoml.exceptions import NotFound
-
-    try:
-        models = model_store._store().list(MODEL_NAME)  # the home's own store (see ModelStore)
-    except NotFound:
-        return []
     versions = []
-    for model in sorted(models, key=lambda m: m.info.creation_time, reverse=True):
+    for model in model_store.versions():
         card_path = Path(model.path) / "model_card.json"
         versions.append(
             {

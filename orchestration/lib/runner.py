@@ -19,6 +19,7 @@ def run_pipeline(
     raw_shop_data_config: dict | None = None,
     job_name: str = "build_tailor_job",
     op_config: dict[str, dict] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """`raw_shop_data_config` configures the source; `op_config` any other step (by op name)."""
     configure_environment(home)
@@ -42,6 +43,7 @@ def run_pipeline(
             instance=instance,
             resources=resources_for(home),
             raise_on_error=False,
+            tags=tags,
         )
 
 

@@ -43,6 +43,7 @@ EXPECTED_ASSETS = {
     },
     "ranking": {"model_tuning", "model_evaluation", "challenger_model"},
     "serving": {"tailor_bundle"},
+    "monitoring": {"feature_drift_report", "prediction_drift_report", "target_drift_report"},
 }
 
 

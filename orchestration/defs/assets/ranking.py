@@ -40,7 +40,7 @@ def load_training_data(warehouse: DuckDBWarehouse) -> tuple[EventLog, Catalog, W
     return log, catalog, Windows.from_split(warehouse.read_table("main.ml_temporal_split"))
 
 
-@dg.asset(group_name="ranking", deps=MODEL_INPUTS, kinds={"implicit", "xgboost"})
+@dg.asset(group_name="ranking", deps=MODEL_INPUTS, kinds={"implicit", "xgboost"}, pool="duckdb")
 def model_tuning(
     context: dg.AssetExecutionContext,
     config: ModelTuningConfig,
@@ -65,7 +65,7 @@ def model_tuning(
     )
 
 
-@dg.asset(group_name="ranking", deps=[model_tuning], kinds={"xgboost"})
+@dg.asset(group_name="ranking", deps=[model_tuning], kinds={"xgboost"}, pool="duckdb")
 def model_evaluation(
     warehouse: DuckDBWarehouse, reports: ReportStore, model_store: ModelStore
 ) -> dg.MaterializeResult:
@@ -119,7 +119,9 @@ def model_evaluation(
     )
 
 
-@dg.asset(group_name="ranking", deps=[model_evaluation], kinds={"implicit", "xgboost"})
+@dg.asset(
+    group_name="ranking", deps=[model_evaluation], kinds={"implicit", "xgboost"}, pool="duckdb"
+)
 def challenger_model(
     context: dg.AssetExecutionContext,
     warehouse: DuckDBWarehouse,
@@ -169,7 +171,8 @@ def challenger_model(
 
 def metric_table(report: dict) -> str:
     lines = [
-        "| protocol | model | NDCG@10 | Recall@10 | Recall@20 | MAP@10 | HitRate@10 | coverage | users |",
+        "| protocol | model | NDCG@10 | Recall@10 | Recall@20 | MAP@10 | HitRate@10 | coverage "
+        "| users |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for protocol, block in report.items():
