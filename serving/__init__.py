@@ -1,0 +1,60 @@
+"""Serving: the BentoML Recommender (serving/service.py) and how to start it for a Tailor home.
+
+    from serving import serve
+    serve("/path/to/tailor/home", host="127.0.0.1", port=3000)   # blocks; what `tailor serve` runs
+
+Kept free of heavy imports: importing `serving` does not import BentoML.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SERVICE = "serving.service:Recommender"
+TELEMETRY_OFF = {"BENTOML_DO_NOT_TRACK": "true", "DO_NOT_TRACK": "1",
+                 "OPENBLAS_NUM_THREADS": "1"}
+
+
+def home_root(home) -> Path:
+    """The folder of a Tailor home, given as a path or as orchestration's TailorHome."""
+    root = home if isinstance(home, (str, os.PathLike)) else home.root
+    return Path(root).resolve()
+
+
+def bentoml_home(home) -> Path:
+    """The BentoML home of a Tailor home: `<home>/bentoml` (as orchestration.lib.env lays out)."""
+    return home_root(home) / "bentoml"
+
+
+def serve_command(home, host: str = "127.0.0.1", port: int = 3000,
+                  environ: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of `bentoml serve serving.service:Recommender` for this home."""
+    env = dict(os.environ if environ is None else environ)
+    env.update(TELEMETRY_OFF)
+    env["BENTOML_HOME"] = str(bentoml_home(home))
+    env["TAILOR_HOME"] = str(home_root(home))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    bentoml = Path(sys.executable).parent / "bentoml"
+    argv = [str(bentoml), "serve", SERVICE, "--working-dir", str(REPO_ROOT),
+            "--host", host, "--port", str(port)]
+    return argv, env
+
+
+def serve(home, host: str = "127.0.0.1", port: int = 3000) -> int:
+    """Run the Recommender on the promoted model of `home` until interrupted; the exit code."""
+    store = bentoml_home(home) / "models" / "tailor"
+    if not (store / "latest").exists():
+        print(f"error: no promoted model in {store}; run `tailor demo` or `tailor run` first",
+              file=sys.stderr)
+        return 1
+    argv, env = serve_command(home, host, port)
+    process = subprocess.Popen(argv, env=env, cwd=REPO_ROOT)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return process.wait()

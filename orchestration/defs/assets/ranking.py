@@ -5,6 +5,7 @@ from datetime import datetime
 import dagster as dg
 
 from ml.bundle import save_bundle
+from ml.consent import save_consent
 from ml.data import Catalog, EventLog, Windows
 from ml.monitoring import REFERENCE_DIR, build_reference
 from ml.training import TrainingParams, TuningBudget, evaluate, train_hybrid, tune
@@ -152,6 +153,11 @@ def challenger_model(
         "events": len(log),
     }
     folder = save_bundle(model, model_store.challenger_folder(context.run.run_id), card)
+    # Serving honours consent and offers per segment from the same snapshot the model was fit on.
+    save_consent(warehouse.read_table("main.dim_customers"), folder)
+    warehouse.read_table("main.ml_customer_segments")[["user_id", "segment"]].to_parquet(
+        folder / "segments.parquet", index=False
+    )
     # The model carries its own drift reference: the marts, predictions and outcomes it was fit on.
     build_reference(
         model,

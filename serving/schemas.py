@@ -1,0 +1,129 @@
+"""Request and response models of the Recommender service (pydantic; they make the OpenAPI docs).
+
+Every request may carry `request_id` (else the `X-Request-ID` header, else a new UUID4 is made);
+every answer carries it back with the model version, whether the answer is personalized, and why
+not (`fallback_reason`). Item ids the service does not know (in context, cart or exclusions) are
+reported in `unknown_item_ids`, never an error. Invalid input is a 400 naming the field (BentoML
+turns pydantic's ValidationError into `{"error": ..., "detail": [{"loc": [...], "msg": ...}]}`);
+an unknown `item_id` / `category` / `segment` to look up is a 404 with the same shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Ids are short opaque strings; bounding them bounds the work (and the cache keys) per request.
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+ItemIds = Annotated[list[Id], Field(max_length=200)]
+K = Annotated[int, Field(ge=1, le=100, description="how many items to return (1..100)")]
+RequestId = Annotated[str | None, Field(default=None, max_length=128,
+                                        description="echoed back; default: the X-Request-ID "
+                                                    "header, else a new UUID4")]
+
+Placement = Literal["homepage", "product_page", "cart", "email"]
+FallbackReason = Literal["unknown_user", "no_consent"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecommendContext(_Request):
+    viewed_item_ids: ItemIds = Field(default_factory=list,
+                                     description="items on screen (product_page): not recommended "
+                                                 "again; unknown users get items like them")
+    cart_item_ids: ItemIds = Field(default_factory=list,
+                                   description="cart contents (cart): not recommended again; "
+                                               "unknown users get items bought with them")
+
+
+class RecommendRequest(_Request):
+    user_id: Id
+    placement: Placement = "homepage"
+    k: K = 10
+    context: RecommendContext = Field(default_factory=RecommendContext)
+    exclude_item_ids: ItemIds = Field(default_factory=list)
+    request_id: RequestId = None
+
+
+class SimilarItemsRequest(_Request):
+    item_id: Id
+    k: K = 10
+    exclude_item_ids: ItemIds = Field(default_factory=list)
+    request_id: RequestId = None
+
+
+class CrossSellRequest(_Request):
+    cart_item_ids: Annotated[list[Id], Field(min_length=1, max_length=200)]
+    user_id: Id | None = Field(default=None, description="optional: with consent, items the user "
+                                                        "already bought follow the shop's rule")
+    k: K = 10
+    exclude_item_ids: ItemIds = Field(default_factory=list)
+    request_id: RequestId = None
+
+
+class HomepageRequest(_Request):
+    user_id: Id
+    k: Annotated[int, Field(ge=1, le=50, description="items per carousel (1..50)")] = 10
+    request_id: RequestId = None
+
+
+class PopularRequest(_Request):
+    k: K = 10
+    category: Id | None = Field(default=None, description="a top-level category (see 404 detail "
+                                                          "for the known ones)")
+    segment: Id | None = Field(default=None, description="a customer segment (new, active, loyal, "
+                                                        "at_risk, churned) when the bundle has "
+                                                        "segments")
+    exclude_item_ids: ItemIds = Field(default_factory=list)
+    request_id: RequestId = None
+
+
+class ReloadRequest(_Request):
+    request_id: RequestId = None
+
+
+class Item(BaseModel):
+    item_id: str
+    score: float = Field(description="ranking score; comparable within one answer only")
+    source: str = Field(description="what proposed the item: als | content | copurchase | repeat "
+                                    "| trending | segment (popular in a category or a customer "
+                                    "segment)")
+    reason: str = Field(description='for people: "picked for you (als)", "similar to i00012", '
+                                    '"bought together with i00042", "trending", ...')
+    category: str
+
+
+class _Answer(BaseModel):
+    request_id: str
+    model_version: str
+    personalized: bool
+    fallback_reason: FallbackReason | None = None
+    unknown_item_ids: list[str] = Field(default_factory=list)
+    cached: bool = Field(default=False, description="served from the answer cache")
+
+
+class ItemsResponse(_Answer):
+    placement: str
+    items: list[Item]
+
+
+class Carousel(BaseModel):
+    id: str = Field(description='"picked_for_you", "because_you_viewed_<item>", '
+                                '"top_in_<category>", "trending"')
+    title: str
+    items: list[Item]
+
+
+class HomepageResponse(_Answer):
+    carousels: list[Carousel]
+
+
+class ReloadResponse(BaseModel):
+    request_id: str
+    reloaded: bool
+    model_version: str
+    previous_version: str
+    model_tag: str

@@ -1,0 +1,194 @@
+"""Helpers of the serving tests: a small trained bundle, promotion into a BentoML store, and a real
+`bentoml serve` of the Recommender started by the tests themselves (no Dagster, no services)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from ml.bundle import Bundle, load_bundle, save_bundle
+from ml.candidates import AlsParams
+from ml.consent import save_consent
+from ml.data import Catalog, EventLog
+from ml.ranking import RankerParams
+from ml.schema import CATEGORY_SEPARATOR
+from ml.sources.synthetic import SyntheticParams, generate_store
+from ml.training import TrainingParams, train_hybrid
+from serving import serve_command
+
+REPO = Path(__file__).resolve().parents[2]
+WEIGHTS = REPO / "transforms" / "seeds" / "event_type_weights.csv"
+VERSION_1, VERSION_2 = "test-v1", "test-v2"
+
+
+def interactions_from(events: pd.DataFrame) -> pd.DataFrame:
+    """Synthetic events in the shape of dbt's fct_interactions (what EventLog reads)."""
+    weights = pd.read_csv(WEIGHTS).set_index("event_type")["weight"]
+    frame = events[["user_id", "item_id", "event_type", "occurred_at", "quantity", "price",
+                    "order_id", "session_id"]].copy()
+    for column in ("user_id", "item_id", "event_type", "order_id", "session_id"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
+    frame["quantity"] = frame["quantity"].astype("float64")
+    frame["weight"] = frame["event_type"].map(weights).astype("float64")
+    return frame
+
+
+def products_from(products: pd.DataFrame) -> pd.DataFrame:
+    """Synthetic products in the shape of dbt's dim_products (what Catalog.from_products reads)."""
+    return pd.DataFrame({
+        "item_id": products["item_id"].astype(str),
+        "title": products["title"].astype(str),
+        "description": products["description"].astype(str),
+        "category_path": products["category_path"].astype(str),
+        "category_l1": products["category_path"].astype(str).str.split(CATEGORY_SEPARATOR).str[0],
+        "brand": products["brand"].astype(str),
+        "price": products["price"].astype("float64"),
+        "is_in_stock": products["in_stock"].astype("boolean"),
+        "created_at": pd.to_datetime(products["created_at"]),
+    })
+
+
+@dataclass(frozen=True)
+class TrainedBundle:
+    folder: Path  # version 1, with consent.parquet and segments.parquet
+    bundle: Bundle
+    opted_out: str  # a customer with a history who refused personalization
+    customers: pd.DataFrame
+
+
+
+
+def build_trained(root: Path) -> TrainedBundle:
+    """Train on a small synthetic store and save the bundle (v1) under `root`, with a consent
+    snapshot (one customer with a history opted out, the others with a history opted in) and
+    customer segments (loyal = bought something, new = did not)."""
+    store = generate_store(SyntheticParams(n_users=300, n_items=120, days=60))
+    catalog = Catalog.from_products(products_from(store.products))
+    log = EventLog.from_interactions(interactions_from(store.events), catalog)
+    cutoff = float(log.time.max()) + 1.0
+    params = TrainingParams(als=AlsParams(factors=16, iterations=5),
+                            ranker=RankerParams(rounds=20))
+    model = train_hybrid(log, catalog, cutoff, label_days=14, params=params)
+    folder = root / "v1"
+    save_bundle(model, folder, {"version": VERSION_1, "params": params.to_dict()})
+
+    index = model.index
+    with_history = [u for u in index.user_ids.tolist() if index.history[index.user_index[u]].nnz]
+    opted_out = with_history[3]
+    customers = pd.DataFrame({"user_id": store.customers["user_id"].astype(str),
+                              "consent_personalization":
+                                  store.customers["consent_personalization"].astype("boolean")})
+    customers.loc[customers["user_id"].isin(with_history), "consent_personalization"] = True
+    customers.loc[customers["user_id"] == opted_out, "consent_personalization"] = False
+    save_consent(customers, folder)
+    bought = np.diff(index.purchase_counts.indptr) > 0
+    pd.DataFrame({"user_id": index.user_ids.astype(str),
+                  "segment": np.where(bought, "loyal", "new")}).to_parquet(
+        folder / "segments.parquet")
+    return TrainedBundle(folder, load_bundle(folder), opted_out, customers)
+
+
+def promote(bentoml_home: Path, folder: Path, version: str) -> str:
+    """Put a bundle folder into a BentoML store as the newest `tailor` model (as the pipeline's
+    promotion does), in a subprocess so that this process's BentoML stays unbound."""
+    code = (
+        "import shutil, sys, bentoml\n"
+        "with bentoml.models.create('tailor', metadata={'version': sys.argv[2]}) as m:\n"
+        "    shutil.copytree(sys.argv[1], m.path, dirs_exist_ok=True)\n"
+        "print(m.tag)\n")
+    env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "true"}
+    done = subprocess.run([sys.executable, "-c", code, str(folder), version], env=env,
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def with_version(source: Path, target: Path, version: str, out_of_stock: list[str]) -> Path:
+    """A copy of a bundle with another version and some items out of stock."""
+    shutil.copytree(source, target)
+    card = json.loads((target / "model_card.json").read_text())
+    card["version"] = version
+    (target / "model_card.json").write_text(json.dumps(card))
+    catalog = pd.read_parquet(target / "catalog.parquet")
+    catalog.loc[catalog["item_id"].isin(out_of_stock), "in_stock"] = False
+    catalog.to_parquet(target / "catalog.parquet")
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    process: subprocess.Popen
+    log: Path
+
+    def post(self, endpoint: str, body=None, **kwargs) -> httpx.Response:
+        if body is not None:
+            kwargs["json"] = body
+        return httpx.post(f"{self.url}/{endpoint}", timeout=30, **kwargs)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"{self.url}/{path}", timeout=30)
+
+    def logs(self) -> str:
+        return self.log.read_text()
+
+
+def start_server(home: Path, env: dict[str, str], timeout: float = 90) -> Server:
+    """`bentoml serve serving.service:Recommender` for `home` on a free port, once /readyz says
+    200."""
+    port = free_port()
+    argv, environment = serve_command(home, "127.0.0.1", port)
+    environment.update(env)
+    log = home / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(argv, env=environment, cwd=REPO, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited with {process.returncode}:\n"
+                               f"{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return Server(url, home, process, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_server(Server(url, home, process, log))
+    raise RuntimeError(f"bentoml serve not ready in {timeout} s:\n{log.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    """Stop the server and its workers (its own process group, so no worker is left behind)."""
+    stop_group(server.process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        process.wait()

@@ -1,0 +1,81 @@
+"""ml.online gives, one user at a time, exactly what the batch code gives (features bit for bit, the
+same ranking, scores and reasons), on a trained bundle, for every user with a history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml.online import OnlineScorer, _DensePredictor
+from ml.ranking import FEATURES, pair_features
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def scorer(trained) -> OnlineScorer:
+    return OnlineScorer(trained.bundle.model)
+
+
+def users_with_history(index) -> np.ndarray:
+    return np.flatnonzero(np.diff(index.history.indptr) > 0)
+
+
+@pytest.mark.parametrize("exclude_purchased", [False, True])
+def test_features_equal_pair_features_for_every_user(trained, scorer, exclude_purchased):
+    index = trained.bundle.model.index
+    users = users_with_history(index)
+    assert len(users) > 200
+    for user in users.tolist():
+        pairs = index.candidates(np.array([user]), exclude_purchased=exclude_purchased)
+        items, scores, ranks, _ = scorer.candidates(user, exclude_purchased)
+        assert items.tolist() == pairs["item"].tolist(), user
+        online = scorer.features(user, items, scores, ranks)
+        batch = pair_features(index, pairs)
+        assert online.shape == (len(pairs), len(FEATURES))
+        assert np.array_equal(online, batch, equal_nan=True), user
+
+
+@pytest.mark.parametrize("exclude_purchased", [False, True])
+@pytest.mark.parametrize("k", [10, 100])  # 100 > candidates: the trending padding too
+def test_recommend_equals_hybrid_model_for_every_user(trained, scorer, exclude_purchased, k):
+    model = trained.bundle.model
+    padded = 0
+    for user in users_with_history(model.index).tolist()[::2]:  # ~150 users, 11 ms each in batch
+        expected = model.recommend(np.array([user]), k, exclude_purchased=exclude_purchased)
+        items, scores, reasons = scorer.recommend(user, k, exclude_purchased)
+        assert items.tolist() == expected.items[0].tolist(), user
+        assert np.array_equal(scores, expected.scores[0]), user
+        assert reasons == expected.reasons[0], user
+        padded += "trending" in reasons[len(scorer.rank(user, exclude_purchased).items):]
+    if k == 100:
+        assert padded > 0  # the padding branch was exercised
+
+
+def test_fast_predictor_equals_inplace_predict(trained):
+    booster = trained.bundle.model.booster
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(300, len(FEATURES))).astype(np.float32)
+    features[rng.random(features.shape) < 0.2] = np.nan
+    fast = _DensePredictor(booster)(features)
+    assert fast.dtype == np.float32
+    assert np.array_equal(fast, booster.inplace_predict(features, missing=np.nan))
+    assert _DensePredictor(booster)(features[:0]).shape == (0,)
+
+
+def test_anchor_is_the_history_item_contributing_most(trained, scorer):
+    index = trained.bundle.model.index
+    checked = 0
+    for user in users_with_history(index).tolist()[:60]:
+        ranked = scorer.rank(user)
+        content = ranked.items[ranked.sources == "content"]
+        if len(content) == 0:
+            continue
+        anchors = ranked.anchors(content, "content")
+        history = index.history[user]
+        profile = history.toarray().ravel() / history.sum()
+        for item, anchor in zip(content.tolist(), anchors.tolist(), strict=True):
+            contributions = profile * index.content_neighbors[:, item].toarray().ravel()
+            assert anchor == int(np.argmax(contributions)), (user, item)
+            checked += 1
+    assert checked > 20
