@@ -23,42 +23,13 @@ from ml.candidates import AlsParams
 from ml.consent import save_consent
 from ml.data import Catalog, EventLog
 from ml.ranking import RankerParams
-from ml.schema import CATEGORY_SEPARATOR
 from ml.sources.synthetic import SyntheticParams, generate_store
 from ml.training import TrainingParams, train_hybrid
 from serving import serve_command
+from tests.builders import interactions, products
 
 REPO = Path(__file__).resolve().parents[2]
-WEIGHTS = REPO / "transforms" / "seeds" / "event_type_weights.csv"
 VERSION_1, VERSION_2 = "test-v1", "test-v2"
-
-
-def interactions_from(events: pd.DataFrame) -> pd.DataFrame:
-    """Synthetic events in the shape of dbt's fct_interactions (what EventLog reads)."""
-    weights = pd.read_csv(WEIGHTS).set_index("event_type")["weight"]
-    frame = events[["user_id", "item_id", "event_type", "occurred_at", "quantity", "price",
-                    "order_id", "session_id"]].copy()
-    for column in ("user_id", "item_id", "event_type", "order_id", "session_id"):
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
-    frame["quantity"] = frame["quantity"].astype("float64")
-    frame["weight"] = frame["event_type"].map(weights).astype("float64")
-    return frame
-
-
-def products_from(products: pd.DataFrame) -> pd.DataFrame:
-    """Synthetic products in the shape of dbt's dim_products (what Catalog.from_products reads)."""
-    return pd.DataFrame({
-        "item_id": products["item_id"].astype(str),
-        "title": products["title"].astype(str),
-        "description": products["description"].astype(str),
-        "category_path": products["category_path"].astype(str),
-        "category_l1": products["category_path"].astype(str).str.split(CATEGORY_SEPARATOR).str[0],
-        "brand": products["brand"].astype(str),
-        "price": products["price"].astype("float64"),
-        "is_in_stock": products["in_stock"].astype("boolean"),
-        "created_at": pd.to_datetime(products["created_at"]),
-    })
 
 
 @dataclass(frozen=True)
@@ -76,8 +47,8 @@ def build_trained(root: Path) -> TrainedBundle:
     snapshot (one customer with a history opted out, the others with a history opted in) and
     customer segments (loyal = bought something, new = did not)."""
     store = generate_store(SyntheticParams(n_users=300, n_items=120, days=60))
-    catalog = Catalog.from_products(products_from(store.products))
-    log = EventLog.from_interactions(interactions_from(store.events), catalog)
+    catalog = Catalog.from_products(products(store.products))
+    log = EventLog.from_interactions(interactions(store.events), catalog)
     cutoff = float(log.time.max()) + 1.0
     params = TrainingParams(als=AlsParams(factors=16, iterations=5),
                             ranker=RankerParams(rounds=20))
