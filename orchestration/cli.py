@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(OpenAPI docs at /docs).",
     )
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--port", type=int, default=3001, help="default 3001 (the Dagster UI is on 3000)"
+    )
     serve.set_defaults(handler=_serve)
 
     ui = commands.add_parser(
