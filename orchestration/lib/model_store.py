@@ -27,17 +27,22 @@ class ModelStore(dg.ConfigurableResource):
 
         return BentoModelStore(Path(self.bentoml_home) / "models")
 
-    def champion(self) -> dict | None:
-        """{"tag", "path", "metadata"} of the newest promoted model, or None."""
+    def versions(self) -> list:
+        """Every promoted `tailor` model (BentoML Model objects), newest first."""
         from bentoml.exceptions import NotFound
 
         try:
-            models = sorted(self._store().list(MODEL_NAME), key=lambda m: m.info.creation_time)
+            models = self._store().list(MODEL_NAME)
         except NotFound:
-            return None
+            return []
+        return sorted(models, key=lambda m: m.info.creation_time, reverse=True)
+
+    def champion(self) -> dict | None:
+        """{"tag", "path", "metadata"} of the newest promoted model, or None."""
+        models = self.versions()
         if not models:
             return None
-        model = models[-1]
+        model = models[0]
         return {"tag": str(model.tag), "path": model.path, "metadata": dict(model.info.metadata)}
 
     def promote(self, folder: Path, metadata: dict, labels: dict[str, str]) -> str:
