@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from ml.schema import GUEST_PREFIX
 
 SECONDS_PER_DAY = 86_400.0
-PURCHASE, RETURN, VIEW, CART = "purchase", "return", "view", "add_to_cart"
+PURCHASE = "purchase"
 EVENT_CODES = {
     "view": 0,
     "add_to_cart": 1,
