@@ -31,12 +31,9 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +44,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
 from serving import serve_command  # noqa: E402
+from serving.process import free_port, start_until_ready, stop  # noqa: E402
 
 LUA = r"""
 local users = {}
@@ -80,41 +78,6 @@ end
 LOADS = {"sequential (wrk -t1 -c1)": (1, 1), "8 concurrent (wrk -t2 -c8)": (2, 8)}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(argv: list[str], env: dict[str, str], cwd: Path, url: str, log: Path):
-    with log.open("w") as out:
-        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"server not ready in 120 s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        process.wait()
-
-
 def run_wrk(url: str, threads: int, connections: int, seconds: float, script: Path,
             users: Path, work: Path) -> dict:
     out = work / "wrk.json"
@@ -145,7 +108,7 @@ def cache_hit_rate(url: str) -> float | None:
 def benchmark_case(name: str, argv: list[str], env: dict[str, str], cwd: Path, port: int,
                    args, script: Path, users: Path, work: Path) -> dict:
     url = f"http://127.0.0.1:{port}"
-    process = start(argv, env, cwd, url, work / (re.sub(r"\W+", "_", name) + ".log"))
+    process = start_until_ready(argv, env, cwd, url, work / (re.sub(r"\W+", "_", name) + ".log"))
     try:
         probe = httpx.post(f"{url}/recommend", json={"user_id": users.read_text().split()[0],
                                                      "k": 10}, timeout=30)

@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from ml.ranking import RankerParams
 from ml.sources.synthetic import SyntheticParams, generate_store
 from ml.training import TrainingParams, train_hybrid
 from serving import serve_command
+from serving.process import free_port, start_until_ready, stop
 from tests.builders import interactions, products
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,11 +96,6 @@ def with_version(source: Path, target: Path, version: str, out_of_stock: list[st
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @dataclass
 class Server:
@@ -130,36 +123,12 @@ def start_server(home: Path, env: dict[str, str], timeout: float = 90) -> Server
     argv, environment = serve_command(home, "127.0.0.1", port)
     environment.update(env)
     log = home / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(argv, env=environment, cwd=REPO, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited with {process.returncode}:\n"
-                               f"{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return Server(url, home, process, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop_server(Server(url, home, process, log))
-    raise RuntimeError(f"bentoml serve not ready in {timeout} s:\n{log.read_text()}")
+    process = start_until_ready(argv, environment, REPO, url, log, timeout)
+    return Server(url, home, process, log)
 
 
 def stop_server(server: Server) -> None:
-    """Stop the server and its workers (its own process group, so no worker is left behind)."""
-    stop_group(server.process)
+    stop(server.process)
 
 
-def stop_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        process.wait()

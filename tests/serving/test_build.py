@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from serving_support import REPO, VERSION_1, free_port, promote, stop_group
+from serving_support import REPO, VERSION_1, promote
+
+from serving.process import free_port, start_until_ready, stop
 
 pytestmark = pytest.mark.integration
 
@@ -41,21 +42,11 @@ def test_bento_builds_offline_ships_the_code_and_serves(trained, tmp_path):
     assert "xgboost==3.2.0" in requirements and "bentoml==1.4.40" in requirements
 
     port = free_port()
-    log = tmp_path / "bento.log"
-    with log.open("w") as out:
-        server = subprocess.Popen([bentoml, "serve", tag, "--host", "127.0.0.1", "--port",
-                                   str(port)], cwd=tmp_path, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+    server = start_until_ready([bentoml, "serve", tag, "--host", "127.0.0.1", "--port", str(port)],
+                               env, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "bento.log",
+                               timeout=90)
     try:
-        deadline = time.monotonic() + 90
-        ready = False
-        while time.monotonic() < deadline and server.poll() is None and not ready:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).is_success
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        assert ready, log.read_text()
         answer = httpx.post(f"http://127.0.0.1:{port}/popular", json={"k": 3}, timeout=30).json()
         assert answer["model_version"] == VERSION_1 and len(answer["items"]) == 3
     finally:
-        stop_group(server)
+        stop(server)
