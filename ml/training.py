@@ -181,14 +181,7 @@ def tune(
         trial_index = replace(index, user_factors=user_factors, item_factors=item_factors)
         recs = recommend_baseline(trial_index, "als", evaluation.users, K)
         score = ranking_report(evaluation.truth, recs.as_dict(), catalog.size)["ndcg@10"]
-        trials.append(
-            {
-                "stage": "als",
-                "params": asdict(als),
-                "ndcg@10": score,
-                "seconds": round(time.monotonic() - started, 2),
-            }
-        )
+        trials.append(_trial("als", als, score, started))
         progress(f"  tuning als {trial + 1}/{budget.als_trials}: ndcg@10={score:.4f} {asdict(als)}")
         if score > best_score:
             best_als, best_score = als, score
@@ -205,14 +198,7 @@ def tune(
         started = time.monotonic()
         model = HybridModel(best_index, fit_ranker(features, labels, users, ranker))
         score = _hybrid_report(model, evaluation, exclude=False)["ndcg@10"]
-        trials.append(
-            {
-                "stage": "ranker",
-                "params": asdict(ranker),
-                "ndcg@10": score,
-                "seconds": round(time.monotonic() - started, 2),
-            }
-        )
+        trials.append(_trial("ranker", ranker, score, started))
         progress(
             f"  tuning ranker {trial + 1}/{budget.ranker_trials}: ndcg@10={score:.4f} "
             f"{asdict(ranker)}"
@@ -220,6 +206,12 @@ def tune(
         if score > best_score:
             best_ranker, best_score = ranker, score
     return replace(params, ranker=best_ranker), trials
+
+
+def _trial(stage: str, params, score: float, started: float) -> dict:
+    """One tuning trial as kept in reports/models/tuning.json."""
+    return {"stage": stage, "params": asdict(params), "ndcg@10": score,
+            "seconds": round(time.monotonic() - started, 2)}
 
 
 def _hybrid_report(model: HybridModel, data: EvaluationSet, exclude: bool) -> dict:
