@@ -24,6 +24,8 @@ from ml.schema import (
 
 # Clocks drift; an event a few minutes "ahead" of the loader is not an error.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# pandas timestamps span the years 1677..2262: about +-9.2e9 seconds around the epoch.
+MAX_EPOCH_SECONDS = 9.2e9
 
 
 @dataclass(frozen=True)
@@ -243,8 +245,11 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(
             values.where(as_number.isna()), utc=True, errors="coerce", format="ISO8601"
         )
-        from_epoch = pd.to_datetime(as_number, unit="s", utc=True, errors="coerce")
-        parsed = parsed.where(as_number.isna(), from_epoch)
+        # Epochs beyond what a timestamp can hold become NaT (then quarantined), not an overflow.
+        in_range = as_number[as_number.abs() < MAX_EPOCH_SECONDS]
+        with np.errstate(over="ignore", invalid="ignore"):
+            from_epoch = pd.to_datetime(in_range, unit="s", utc=True, errors="coerce")
+        parsed = parsed.where(as_number.isna(), from_epoch.reindex(values.index))
     return parsed.dt.tz_convert(None).astype("datetime64[us]")
 
 

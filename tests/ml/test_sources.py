@@ -88,10 +88,12 @@ def test_quarantine_names_the_field_and_keeps_the_original_row(bad_events_file):
 
 
 def test_timestamps_offsets_and_epoch_seconds_become_naive_utc():
-    parsed = parse_timestamps(pd.Series(["2026-10-01T10:01:00+02:00", "1790000000", "nonsense"]))
+    parsed = parse_timestamps(
+        pd.Series(["2026-10-01T10:01:00+02:00", "1790000000", "nonsense", "1e30"]))
     assert parsed[0] == pd.Timestamp("2026-10-01 08:01:00")
     assert parsed[1] == pd.Timestamp("2026-09-21 14:13:20")
     assert pd.isna(parsed[2])
+    assert pd.isna(parsed[3])  # an absurd epoch is unparsable (quarantined), not a crash
 
 
 def test_files_source_needs_only_user_item_and_time(tmp_path):
