@@ -52,9 +52,12 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class RankerParams:
+    # Serving walks every tree for every candidate (100-200 per request): its cost grows with
+    # rounds x max_depth. 60 trees of depth 6 at eta 0.15 rank about as well as 150 at eta 0.1 on
+    # the benchmark shops (docs/benchmarks/quality.md) for 40% of the cost.
     max_depth: int = 6
-    learning_rate: float = 0.1
-    rounds: int = 150
+    learning_rate: float = 0.15
+    rounds: int = 60
     objective: str = "rank:ndcg"
     min_child_weight: float = 10.0  # regularises small shops, where label groups are few
     subsample: float = 0.8

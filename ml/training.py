@@ -66,10 +66,11 @@ ALS_SPACE = {
     "alpha": [1.0, 5.0, 10.0, 20.0, 40.0],
     "iterations": [10, 15, 25],
 }
+# Bounded by serving cost (see RankerParams): at most 80 trees of depth 6.
 RANKER_SPACE = {
-    "max_depth": [4, 6, 8],
-    "learning_rate": [0.05, 0.1, 0.2],
-    "rounds": [100, 150, 300],
+    "max_depth": [4, 5, 6],
+    "learning_rate": [0.1, 0.15, 0.25],
+    "rounds": [40, 60, 80],
     "objective": ["rank:ndcg", "rank:pairwise", "rank:map"],
     "min_child_weight": [1.0, 10.0, 50.0],
 }

@@ -41,7 +41,8 @@ from starlette.responses import JSONResponse
 
 from ml.bundle import Bundle, load_bundle
 from ml.consent import ConsentSnapshot, load_consent
-from ml.online import OnlineScorer, Ranked
+from ml.online import CandidateBatch, OnlineScorer, Ranked
+from serving.batching import BoosterThread, MicroBatcher, one_by_one
 from serving.rules import AnswerCache, ServingSettings, allowed_mask, diversify, load_settings
 from serving.schemas import (
     Carousel,
@@ -87,6 +88,8 @@ class ModelState:
     consent: ConsentSnapshot
     item_index: dict[str, int]
     item_ids: np.ndarray
+    item_id_list: list[str]  # item_ids and category_names as lists: faster to index one by one
+    category_name_list: list[str]
     titles: np.ndarray
     category_names: np.ndarray  # per item
     category_codes: np.ndarray  # per item
@@ -120,6 +123,8 @@ class ModelState:
             consent=consent,
             item_index={item: i for i, item in enumerate(catalog.item_ids.tolist())},
             item_ids=catalog.item_ids,
+            item_id_list=[str(i) for i in catalog.item_ids.tolist()],
+            category_name_list=[str(c) for c in np.asarray(catalog.category).tolist()],
             titles=catalog.text["title"].to_numpy().astype(str),
             category_names=catalog.category,
             category_codes=index.category_codes,
@@ -141,6 +146,8 @@ class ModelState:
         return user
 
     def resolve(self, ids: list[str], unknown: list[str]) -> np.ndarray:
+        if not ids:
+            return _NO_ITEMS
         known = []
         for item_id in ids:
             i = self.item_index.get(item_id)
@@ -150,6 +157,11 @@ class ModelState:
             else:
                 known.append(i)
         return np.unique(np.asarray(known, dtype=np.int64))
+
+
+_NO_ITEMS = np.zeros(0, dtype=np.int64)
+_NO_ITEMS.flags.writeable = False
+_NO_FEATURES = np.zeros((0, 0), dtype=np.float32)
 
 
 def _segment_scores(folder: Path, index) -> dict[str, np.ndarray]:
@@ -207,6 +219,23 @@ class Candidates:
         return self.take(np.flatnonzero(mask))
 
 
+@dataclass(frozen=True)
+class RecommendWork:
+    """A batch of recommend requests between `Engine.prepare_recommend` and
+    `Engine.complete_recommend`: `predict(features)` is the only step left between them."""
+
+    requests: list
+    started: float
+    state: ModelState
+    keys: list
+    cached: list
+    who: dict
+    users: list
+    batch: CandidateBatch | None  # None when no request needs the ranker
+    features: np.ndarray
+    predict: object  # features -> scores, the booster of `state`
+
+
 class Engine:
     """Answers requests from the current `ModelState`; swaps states on reload."""
 
@@ -220,6 +249,7 @@ class Engine:
         self._failed_tag: str | None = None
         self._consent_mtime: float | None = self._consent_file_mtime()
         self._salt = settings.log_salt or secrets.token_hex(16)
+        self._counters: dict[tuple, object] = {}
 
     # -- model lifecycle -------------------------------------------------------------------------
 
@@ -362,10 +392,12 @@ class Engine:
                                             origins[first][order].astype(np.int64)))
         return result.where(~np.isin(result.items, anchors))
 
-    def _personal(self, state: ModelState, user: int) -> tuple[Candidates, Ranked]:
-        ranked = state.scorer.rank(user, exclude_purchased=self.settings.exclude_purchased)
-        head = Candidates(ranked.items, ranked.scores.astype(np.float64),
-                          ranked.sources.astype(object), np.full(len(ranked.items), -1, np.int64))
+    def _personal(self, state: ModelState, user: int,
+                  ranked: Ranked | None = None) -> tuple[Candidates, Ranked]:
+        if ranked is None:
+            ranked = state.scorer.rank(user, exclude_purchased=self.settings.exclude_purchased)
+        head = Candidates(ranked.items, ranked.scores.astype(np.float64), ranked.sources,
+                          np.full(len(ranked.items), -1, np.int64))
         return head, ranked
 
     @staticmethod
@@ -383,8 +415,8 @@ class Engine:
         for item, score, source, anchor in zip(chosen.items.tolist(), chosen.scores.tolist(),
                                                chosen.sources.tolist(), chosen.anchors.tolist(),
                                                strict=True):
-            category = str(state.category_names[item])
-            out.append(Item(item_id=str(state.item_ids[item]), score=round(score, 6),
+            category = state.category_name_list[item]
+            out.append(Item(item_id=state.item_id_list[item], score=round(score, 6),
                             source=source.split(":", 1)[0],
                             reason=_reason(state, source, anchor, category),
                             category=category))
@@ -393,23 +425,65 @@ class Engine:
     # -- endpoints -------------------------------------------------------------------------------
 
     def recommend(self, request: RecommendRequest, request_id: str) -> ItemsResponse:
-        state = self._current()
-        context = request.context
-        key = (state.version, "recommend", request.user_id, request.placement, request.k,
-               tuple(sorted(set(context.viewed_item_ids))),
-               tuple(sorted(set(context.cart_item_ids))),
-               tuple(sorted(set(request.exclude_item_ids))))
-        return self._cached(key, request_id, "recommend", lambda: self._recommend(state, request))
+        return self.recommend_many([(request, request_id)])[0]
 
-    def _recommend(self, state: ModelState, request: RecommendRequest) -> ItemsResponse:
+    def recommend_many(self, requests: list[tuple[RecommendRequest, str]]) -> list[ItemsResponse]:
+        """Answers to several recommend requests; the personal ones not in the cache share one
+        ranking pass (one booster call for all their candidates). The service runs the same
+        three steps with the booster call on another thread (serving/batching.py)."""
+        work = self.prepare_recommend(requests)
+        return self.complete_recommend(work, work.predict(work.features))
+
+    def prepare_recommend(self, requests: list[tuple[RecommendRequest, str]]) -> RecommendWork:
+        """Cache lookups, personalization, and the candidates and features of the personal
+        requests the cache does not answer."""
+        started = time.perf_counter()
+        state = self._current()
+        keys = [self._recommend_key(state, request) for request, _ in requests]
+        cached = [self.cache.get(key) for key in keys]
+        who = {i: self._personalization(state, request.user_id)
+               for i, (request, _) in enumerate(requests) if cached[i] is None}
+        users = sorted({user for user, _ in who.values() if user is not None})
+        batch, features = (state.scorer.prepare(users, self.settings.exclude_purchased) if users
+                           else (None, _NO_FEATURES))
+        return RecommendWork(requests, started, state, keys, cached, who, users, batch, features,
+                             state.scorer.predict)
+
+    def complete_recommend(self, work: RecommendWork, predicted: np.ndarray) -> list[ItemsResponse]:
+        """The answers, from the booster's scores of `work.features`."""
+        state = work.state
+        ranked = (dict(zip(work.users, state.scorer.ranked(work.batch, predicted), strict=True))
+                  if work.users else {})
+        answers, log = [], []
+        for i, ((request, request_id), key) in enumerate(zip(work.requests, work.keys,
+                                                             strict=True)):
+            answer, hit = work.cached[i], work.cached[i] is not None
+            if not hit:
+                user, fallback = work.who[i]
+                answer = self._recommend(state, request, user, fallback, ranked.get(user))
+                self.cache.put(key, answer)
+            answers.append(self._finish(key, request_id, "recommend", answer, hit, work.started,
+                                        log))
+        _log_answers(log)
+        return answers
+
+    @staticmethod
+    def _recommend_key(state: ModelState, request: RecommendRequest) -> tuple:
+        context = request.context
+        return (state.version, "recommend", request.user_id, request.placement, request.k,
+                tuple(sorted(set(context.viewed_item_ids))),
+                tuple(sorted(set(context.cart_item_ids))),
+                tuple(sorted(set(request.exclude_item_ids))))
+
+    def _recommend(self, state: ModelState, request: RecommendRequest, user: int | None,
+                   fallback: str | None, ranked: Ranked | None) -> ItemsResponse:
         unknown: list[str] = []
         viewed = state.resolve(request.context.viewed_item_ids, unknown)
         cart = state.resolve(request.context.cart_item_ids, unknown)
         excluded = np.concatenate([viewed, cart, state.resolve(request.exclude_item_ids, unknown)])
-        user, fallback = self._personalization(state, request.user_id)
-        ranked, tail = None, self._trending(state)
+        tail = self._trending(state)
         if user is not None:
-            candidates, ranked = self._personal(state, user)
+            candidates, ranked = self._personal(state, user, ranked)
         elif len(cart) or len(viewed):
             # Not personal: what relates to the items in front of the visitor, then trending.
             sources = ("copurchase", "content") if len(cart) else ("content", "copurchase")
@@ -575,26 +649,43 @@ class Engine:
         started = time.perf_counter()
         answer = self.cache.get(key)
         hit = answer is not None
-        if hit:
-            self.metrics.cache_hits.labels(endpoint=endpoint).inc()
-        else:
-            self.metrics.cache_misses.labels(endpoint=endpoint).inc()
+        if not hit:
             answer = compute()
             self.cache.put(key, answer)
+        log: list[dict] = []
+        answer = self._finish(key, request_id, endpoint, answer, hit, started, log)
+        _log_answers(log)
+        return answer
+
+    def _finish(self, key: tuple, request_id: str, endpoint: str, answer, hit: bool,
+                started: float, log: list[dict]):
+        """The answer for this request (its id, whether cached), counted; its log line's fields
+        appended to `log`."""
+        self._counter("cache_hits" if hit else "cache_misses", endpoint=endpoint).inc()
         answer = answer.model_copy(update={"request_id": request_id, "cached": hit})
         if answer.fallback_reason is not None:
-            self.metrics.fallbacks.labels(endpoint=endpoint, reason=answer.fallback_reason).inc()
+            self._counter("fallbacks", endpoint=endpoint, reason=answer.fallback_reason).inc()
         if self.settings.request_logs:
             user_id = _user_of_key(key, endpoint)
             n_items = (sum(len(c.items) for c in answer.carousels)
                        if isinstance(answer, HomepageResponse) else len(answer.items))
-            _log("answer", endpoint=endpoint, request_id=request_id,
-                 user=self.user_hash(user_id) if user_id else None,
-                 model_version=answer.model_version, personalized=answer.personalized,
-                 fallback_reason=answer.fallback_reason, cached=hit, items=n_items,
-                 unknown_item_ids=len(answer.unknown_item_ids),
-                 ms=round((time.perf_counter() - started) * 1000, 3))
+            log.append({"endpoint": endpoint, "request_id": request_id,
+                        "user": self.user_hash(user_id) if user_id else None,
+                        "model_version": answer.model_version,
+                        "personalized": answer.personalized,
+                        "fallback_reason": answer.fallback_reason, "cached": hit,
+                        "items": n_items, "unknown_item_ids": len(answer.unknown_item_ids),
+                        "ms": round((time.perf_counter() - started) * 1000, 3)})
         return answer
+
+    def _counter(self, name: str, **labels: str):
+        """The labelled child of a metric, kept: prometheus_client's `labels()` costs
+        microseconds per call."""
+        key = (name, *labels.values())
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = getattr(self.metrics, name).labels(**labels)
+        return child
 
     def user_hash(self, user_id: str) -> str:
         return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:16]
@@ -608,9 +699,10 @@ def _reason(state: ModelState, source: str, anchor: int, category: str) -> str:
     if source == "als":
         return "picked for you (als)"
     if source == "content":
-        return f"similar to {state.item_ids[anchor]}" if anchor >= 0 else "similar to your items"
+        return (f"similar to {state.item_id_list[anchor]}" if anchor >= 0
+                else "similar to your items")
     if source == "copurchase":
-        return (f"bought together with {state.item_ids[anchor]}" if anchor >= 0
+        return (f"bought together with {state.item_id_list[anchor]}" if anchor >= 0
                 else "bought together with your items")
     if source == "repeat":
         return "you bought this before"
@@ -669,9 +761,14 @@ _METRICS: Metrics | None = None
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a record of `_log_answers` is one line per answer."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {"ts": round(record.created, 3), "level": record.levelname.lower(),
                    "logger": record.name, "event": record.getMessage()}
+        answers = getattr(record, "answers", None)
+        if answers is not None:
+            return "\n".join(json.dumps({**payload, **fields}, default=str) for fields in answers)
         payload.update(getattr(record, "fields", {}))
         return json.dumps(payload, default=str)
 
@@ -706,6 +803,13 @@ def configure_logging() -> None:
 
 def _log(event: str, level: int = logging.INFO, **fields) -> None:
     logger.log(level, event, extra={"fields": fields})
+
+
+def _log_answers(answers: list[dict]) -> None:
+    """The "answer" lines of a batch of answers, in one log record: a LogRecord and a handler
+    call per answer would cost a tenth of a computed answer."""
+    if answers and logger.isEnabledFor(logging.INFO):
+        logger.info("answer", extra={"answers": answers})
 
 
 # -- the BentoML service ---------------------------------------------------------------------------
@@ -747,6 +851,12 @@ class Recommender:
         self.settings = load_settings()
         self.engine = Engine(self.settings, Metrics.prometheus())
         self._stop = threading.Event()
+        self._booster = BoosterThread()
+        self._batchers = {
+            "recommend": MicroBatcher(self._recommend_many),
+            **{name: MicroBatcher(one_by_one(getattr(self.engine, name)))
+               for name in ("similar_items", "cross_sell", "homepage", "popular")},
+        }
         threading.Thread(target=self._load_then_watch, name="tailor-model", daemon=True).start()
 
     def _load_then_watch(self) -> None:
@@ -777,11 +887,17 @@ class Recommender:
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
         self._stop.set()
+        self._booster.shutdown()
 
-    async def _answer(self, method, request, ctx: bentoml.Context):
+    async def _recommend_many(self, items: list[tuple[RecommendRequest, str]]) -> list:
+        work = self.engine.prepare_recommend(items)
+        predicted = await self._booster.run(work.predict, work.features)
+        return self.engine.complete_recommend(work, predicted)
+
+    async def _answer(self, endpoint: str, request, ctx: bentoml.Context):
         request_id = _request_id(request.request_id, ctx)
         try:
-            answer = method(request, request_id)
+            answer = await self._batchers[endpoint].submit((request, request_id))
         except LookupError404 as error:
             return _not_found(ctx, error, request_id)
         ctx.response.headers["X-Request-ID"] = request_id
@@ -790,33 +906,29 @@ class Recommender:
     @bentoml.api(input_spec=RecommendRequest)
     async def recommend(self, ctx: bentoml.Context, **fields) -> ItemsResponse:
         """Recommendations for a user on a placement (homepage, product_page, cart, email)."""
-        return await self._answer(self.engine.recommend, RecommendRequest.model_construct(**fields),
-                                  ctx)
+        return await self._answer("recommend", RecommendRequest.model_construct(**fields), ctx)
 
     @bentoml.api(input_spec=SimilarItemsRequest)
     async def similar_items(self, ctx: bentoml.Context, **fields) -> ItemsResponse:
         """Items similar to an item: content neighbours, then items bought with it."""
-        return await self._answer(self.engine.similar_items,
-                                  SimilarItemsRequest.model_construct(**fields), ctx)
+        return await self._answer("similar_items", SimilarItemsRequest.model_construct(**fields),
+                                  ctx)
 
     @bentoml.api(input_spec=CrossSellRequest)
     async def cross_sell(self, ctx: bentoml.Context, **fields) -> ItemsResponse:
         """Complements for a cart: bought together with its items, no near-duplicates of them."""
-        return await self._answer(self.engine.cross_sell,
-                                  CrossSellRequest.model_construct(**fields), ctx)
+        return await self._answer("cross_sell", CrossSellRequest.model_construct(**fields), ctx)
 
     @bentoml.api(input_spec=HomepageRequest)
     async def homepage(self, ctx: bentoml.Context, **fields) -> HomepageResponse:
         """Carousels for a user's homepage: picked_for_you, because_you_viewed_<item>,
         top_in_<category> (trending and top_in_<category> when not personalized)."""
-        return await self._answer(self.engine.homepage, HomepageRequest.model_construct(**fields),
-                                  ctx)
+        return await self._answer("homepage", HomepageRequest.model_construct(**fields), ctx)
 
     @bentoml.api(input_spec=PopularRequest)
     async def popular(self, ctx: bentoml.Context, **fields) -> ItemsResponse:
         """Trending items overall, in a category, or popular within a customer segment."""
-        return await self._answer(self.engine.popular, PopularRequest.model_construct(**fields),
-                                  ctx)
+        return await self._answer("popular", PopularRequest.model_construct(**fields), ctx)
 
     @bentoml.api(input_spec=ReloadRequest)
     async def reload(self, ctx: bentoml.Context, **fields) -> ReloadResponse:
