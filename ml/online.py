@@ -34,6 +34,7 @@ from ml.model import HybridModel
 from ml.ranking import FEATURES, ITEM_STATS, USER_STATS
 
 _SOURCE_INDEX = {s: i for i, s in enumerate(SOURCES)}
+_MASK_LIMIT = 200_000  # users x items of a batch below which its candidate union uses a mask
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
 
 
@@ -143,18 +144,23 @@ class OnlineScorer:
 
     def _profiles(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every user's history row, l1-normalised as sklearn's `normalize` does it (a float64
-        running sum per user, float32 division): (owner positions, items, weights) concatenated."""
+        running sum per user, float64 division, float32 result): (owner positions, items, weights)
+        concatenated."""
         starts = self.history.indptr[users]
         lengths = self.history.indptr[users + 1] - starts
-        items, weights = [], []
-        for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
-            row_items = self.history.indices[start:start + length]
-            row = self.history.data[start:start + length]
-            total = np.cumsum(np.abs(row), dtype=np.float64)[-1] if length else 0.0
-            items.append(row_items)
-            weights.append((row / total).astype(np.float32) if total != 0.0 else row)
+        positions = _ranges(starts, lengths)
         owners = np.repeat(np.arange(len(users)), lengths)
-        return owners, np.concatenate(items), np.concatenate(weights)
+        weights = self.history.data[positions]
+        # Each row's running sum in one call: the rows side by side, zero-padded on the right.
+        within = np.arange(len(positions)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        padded = np.zeros((len(users), int(lengths.max(initial=0)) + 1))
+        padded[owners, within] = np.abs(weights)
+        totals = np.cumsum(padded, axis=1)[np.arange(len(users)), np.maximum(lengths - 1, 0)]
+        per_entry = np.repeat(totals, lengths)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            normalised = (weights / per_entry).astype(np.float32)
+        return owners, self.history.indices[positions], np.where(per_entry != 0.0, normalised,
+                                                                  weights)
 
     def _spread(self, users: np.ndarray, source: str, profiles) -> tuple[np.ndarray, list]:
         """The users' normalised history rows times a neighbour matrix, as scipy's CSR x CSR
@@ -250,11 +256,21 @@ class OnlineScorer:
             rows, columns = np.nonzero(keep)
             picks.append((rows * self.n_items + top[rows, columns], top_scores[rows, columns],
                           columns + 1))
-        keys = np.unique(np.concatenate([p[0] for p in picks]))  # by user, then item
+        # The union, by user then item: marked in a users x items mask (cheaper than sorting
+        # while the mask is small), else sorted.
+        proposed = np.concatenate([p[0] for p in picks])
+        if len(users) * self.n_items <= _MASK_LIMIT:
+            mark = np.zeros(len(users) * self.n_items, dtype=bool)
+            mark[proposed] = True
+            keys = np.flatnonzero(mark)
+            row_of = np.cumsum(mark) - 1
+        else:
+            keys, row_of = np.unique(proposed), None
         scores = np.zeros((len(keys), len(SOURCES)))
         ranks = np.full((len(keys), len(SOURCES)), np.nan)
         for column, (source_keys, top_scores, top_ranks) in enumerate(picks):
-            rows = np.searchsorted(keys, source_keys)
+            rows = row_of[source_keys] if row_of is not None else np.searchsorted(keys,
+                                                                                  source_keys)
             scores[rows, column] = top_scores
             ranks[rows, column] = top_ranks
         return CandidateBatch(users, keys // self.n_items, keys % self.n_items, scores, ranks,

@@ -1,90 +1,127 @@
-"""Micro-batching of concurrent requests, with the booster off the event loop.
+"""Micro-batching of concurrent requests, with the booster on its own thread.
 
 A BentoML worker is one asyncio event loop. `MicroBatcher` answers the requests of an endpoint in
-batches: the requests that arrive while a batch is being answered form the next one. Nothing waits
-for a batch to fill: a lone request is answered at once, and under concurrent load the batches grow
-by themselves. A batch of recommend requests shares one ranking pass, whose XGBoost call runs on a
-separate thread (`BoosterThread`): XGBoost releases the GIL while it walks its trees, so meanwhile
-the loop parses, validates and answers other requests on the other core.
+batches: those that arrive while a batch is being answered form the next one. Nothing waits for a
+batch to fill: a lone request is answered at once, and under concurrent load the batches grow by
+themselves. A batch goes through three steps:
 
-Everything else stays on the loop thread: two Python threads that both hold the GIL most of the
-time only take turns, and their hand-overs cost more than they save.
+1. `prepare` on the loop: for recommend, the candidates and features of all its requests;
+2. a job on the booster thread: one XGBoost call over all those candidates;
+3. `complete` on the loop: rules, reasons, the answers.
+
+The steps of consecutive batches overlap: when batch N's booster call returns, batch N+1 is
+prepared and handed to the booster before batch N is completed, so the booster scores N+1 while
+the loop completes N and sends its answers (XGBoost releases the GIL while it walks its trees).
+Preparing and completing stay on the loop thread: two Python threads that both need the GIL only
+take turns, and their hand-overs cost more than they save.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-# answer_many(items) -> one result per item, in order; a result may be an exception, raised to
-# that item's caller only. An exception raised by answer_many itself goes to every caller.
-AnswerMany = Callable[[list[Any]], Awaitable[Sequence[Any]]]
-
-
-class MicroBatcher:
-    def __init__(self, answer_many: AnswerMany, max_size: int = 64) -> None:
-        self._answer_many = answer_many
-        self._max_size = max_size
-        self._pending: list[tuple[Any, asyncio.Future]] = []
-        self._draining = False
-
-    async def submit(self, item: Any) -> Any:
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self._max_size]
-                del self._pending[: self._max_size]
-                try:
-                    results = await self._answer_many([item for item, _ in batch])
-                except Exception as error:  # the whole batch failed (e.g. no model loaded yet)
-                    results = [error] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # the client went away
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self._draining = False
+# prepare(items) -> (work, job): job is None or a callable to run on the booster thread;
+# complete(work, job's result or None) -> one result per item, in order. A result may be an
+# exception, raised to that item's caller only; an exception raised by prepare, the job or
+# complete goes to every caller of the batch.
+Prepare = Callable[[list[Any]], tuple[Any, Callable[[], Any] | None]]
+Complete = Callable[[Any, Any], Sequence[Any]]
 
 
 class BoosterThread:
-    """One thread for the booster calls of a worker (XGBoost's predictions are not meant to run
-    concurrently on one booster)."""
+    """The one thread of a worker that runs booster calls, one at a time, in order."""
 
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailor-booster")
 
-    async def run(self, predict: Callable[[Any], Any], features: Any) -> Any:
-        if len(features) == 0:
-            return predict(features)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, predict, features)
+    def submit(self, job: Callable[[], Any]) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(self._executor, job)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def one_by_one(answer: Callable[..., Any]) -> AnswerMany:
-    """answer_many for an endpoint with no batched form: each item on its own, on the loop, errors
-    kept per item."""
+class MicroBatcher:
+    def __init__(self, prepare: Prepare, complete: Complete, booster: BoosterThread,
+                 max_size: int = 64) -> None:
+        self._prepare = prepare
+        self._complete = complete
+        self._booster = booster
+        self._max_size = max_size
+        self._pending: list[tuple[Any, asyncio.Future]] = []
+        self._draining = False
 
-    async def answer_many(items: list[tuple]) -> list[Any]:
+    async def submit(self, item: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((item, future))
+        if not self._draining:
+            self._draining = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            current = self._start()
+            while current is not None:
+                batch, work, scored = current
+                try:
+                    result = (await scored) if scored is not None else None
+                except Exception as error:
+                    result = error
+                following = self._start()  # its booster call runs while this batch completes
+                if isinstance(result, Exception):
+                    _settle(batch, [result] * len(batch))
+                else:
+                    try:
+                        _settle(batch, self._complete(work, result))
+                    except Exception as error:
+                        _settle(batch, [error] * len(batch))
+                current = following
+        finally:
+            self._draining = False
+
+    def _start(self) -> tuple[list, Any, asyncio.Future | None] | None:
+        """Prepare the next batch of pending requests and hand its job to the booster."""
+        while self._pending:
+            batch = self._pending[: self._max_size]
+            del self._pending[: self._max_size]
+            try:
+                work, job = self._prepare([item for item, _ in batch])
+            except Exception as error:  # e.g. no model loaded yet
+                _settle(batch, [error] * len(batch))
+                continue
+            return batch, work, (self._booster.submit(job) if job is not None else None)
+        return None
+
+
+def _settle(batch: list[tuple[Any, asyncio.Future]], results: Sequence[Any]) -> None:
+    for (_, future), result in zip(batch, results, strict=True):
+        if future.done():  # the client went away
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+def one_by_one(answer: Callable[..., Any]) -> tuple[Prepare, Complete]:
+    """prepare / complete for an endpoint with no batched form: each item answered on its own, on
+    the loop, errors kept per item."""
+
+    def prepare(items: list[tuple]) -> tuple[list[Any], None]:
         results = []
         for item in items:
             try:
                 results.append(answer(*item))
             except Exception as error:
                 results.append(error)
+        return results, None
+
+    def complete(results: list[Any], _: Any) -> list[Any]:
         return results
 
-    return answer_many
+    return prepare, complete

@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import bentoml
@@ -854,8 +855,9 @@ class Recommender:
         self._stop = threading.Event()
         self._booster = BoosterThread()
         self._batchers = {
-            "recommend": MicroBatcher(self._recommend_many),
-            **{name: MicroBatcher(one_by_one(getattr(self.engine, name)))
+            "recommend": MicroBatcher(self._prepare_recommend, self.engine.complete_recommend,
+                                      self._booster),
+            **{name: MicroBatcher(*one_by_one(getattr(self.engine, name)), self._booster)
                for name in ("similar_items", "cross_sell", "homepage", "popular")},
         }
         threading.Thread(target=self._load_then_watch, name="tailor-model", daemon=True).start()
@@ -890,10 +892,9 @@ class Recommender:
         self._stop.set()
         self._booster.shutdown()
 
-    async def _recommend_many(self, items: list[tuple[RecommendRequest, str]]) -> list:
+    def _prepare_recommend(self, items: list[tuple[RecommendRequest, str]]):
         work = self.engine.prepare_recommend(items)
-        predicted = await self._booster.run(work.predict, work.features)
-        return self.engine.complete_recommend(work, predicted)
+        return work, (partial(work.predict, work.features) if work.users else None)
 
     async def _answer(self, endpoint: str, request, ctx: bentoml.Context):
         request_id = _request_id(request.request_id, ctx)

@@ -55,6 +55,25 @@ def ids(items) -> list[str]:
     return [i.item_id for i in items]
 
 
+def test_a_batch_of_requests_gets_the_answers_each_would_get_alone(loose):
+    people = users(loose)[:12]
+    item = loose.state.item_id_list[0]
+    requests = [RecommendRequest(user_id=user, k=10) for user in people]
+    requests += [
+        RecommendRequest(user_id=people[0], k=10),  # the same user twice in one batch
+        RecommendRequest(user_id="nobody-knows-me", k=5),
+        RecommendRequest(user_id=people[1], k=5, exclude_item_ids=[item, "no-such-item"]),
+        RecommendRequest(user_id="nobody-knows-me", placement="cart",
+                         context=RecommendContext(cart_item_ids=[item])),
+    ]
+    batch = loose.recommend_many([(r, f"id-{i}") for i, r in enumerate(requests)])
+    alone = [loose.recommend(r, f"id-{i}") for i, r in enumerate(requests)]
+    assert [a.model_dump() for a in batch] == [a.model_dump() for a in alone]
+    assert [a.request_id for a in batch] == [f"id-{i}" for i in range(len(requests))]
+    assert sum(a.personalized for a in batch) == 14 and batch[13].fallback_reason is not None
+    assert batch[14].unknown_item_ids == ["no-such-item"]
+
+
 def test_without_rules_the_answer_is_the_models_ranking(trained, loose):
     for user in users(loose)[:40]:
         expected = trained.bundle.recommend(user, 10)

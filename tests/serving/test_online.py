@@ -79,3 +79,21 @@ def test_anchor_is_the_history_item_contributing_most(trained, scorer):
             assert anchor == int(np.argmax(contributions)), (user, item)
             checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("exclude_purchased", [False, True])
+def test_ranking_users_together_equals_ranking_each_alone(trained, scorer, exclude_purchased):
+    users = users_with_history(trained.bundle.model.index)
+    for start in range(0, len(users), 7):
+        chunk = users[start:start + 7]
+        together = scorer.rank_many(chunk, exclude_purchased)
+        assert [r.user for r in together] == chunk.tolist()
+        for ranked in together:
+            alone = scorer.rank(ranked.user, exclude_purchased)
+            assert np.array_equal(ranked.items, alone.items), ranked.user
+            assert np.array_equal(ranked.scores, alone.scores), ranked.user
+            assert ranked.sources.tolist() == alone.sources.tolist(), ranked.user
+            for source in ("content", "copurchase"):
+                assert np.array_equal(ranked.anchors(ranked.items, source),
+                                      alone.anchors(alone.items, source)), (ranked.user, source)
+    assert scorer.rank_many(np.zeros(0, dtype=np.int64)) == []
