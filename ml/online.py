@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import xgboost as xgb
+from sklearn.preprocessing import normalize
 
 from ml.candidates import SOURCES
 from ml.model import HybridModel
@@ -106,6 +107,8 @@ class OnlineScorer:
         self.n_items = index.catalog.size
         self.per_source = index.params.per_source
         self.history = _Csr.of(index.history)
+        # What `ml.candidates._profile` computes per batch of users, for all users once.
+        self.profiles = _Csr.of(normalize(index.history, norm="l1"))
         self.purchases = _Csr.of(index.purchases)
         self.purchase_counts = _Csr.of(index.purchase_counts)
         self.last_seen_days = _Csr.of(index.last_seen_days)
@@ -142,43 +145,34 @@ class OnlineScorer:
             matrix.data[positions])
         return out
 
-    def _profiles(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every user's history row, l1-normalised as sklearn's `normalize` does it (a float64
-        running sum per user, float64 division, float32 result): (owner positions, items, weights)
-        concatenated."""
-        starts = self.history.indptr[users]
-        lengths = self.history.indptr[users + 1] - starts
+    def _profiles(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                    np.ndarray]:
+        """The users' l1-normalised history rows: (entries per user, then owner position, item and
+        weight of each entry, concatenated)."""
+        starts = self.profiles.indptr[users]
+        lengths = self.profiles.indptr[users + 1] - starts
         positions = _ranges(starts, lengths)
         owners = np.repeat(np.arange(len(users)), lengths)
-        weights = self.history.data[positions]
-        # Each row's running sum in one call: the rows side by side, zero-padded on the right.
-        within = np.arange(len(positions)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        padded = np.zeros((len(users), int(lengths.max(initial=0)) + 1))
-        padded[owners, within] = np.abs(weights)
-        totals = np.cumsum(padded, axis=1)[np.arange(len(users)), np.maximum(lengths - 1, 0)]
-        per_entry = np.repeat(totals, lengths)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            normalised = (weights / per_entry).astype(np.float32)
-        return owners, self.history.indices[positions], np.where(per_entry != 0.0, normalised,
-                                                                  weights)
+        return lengths, owners, self.profiles.indices[positions], self.profiles.data[positions]
 
     def _spread(self, users: np.ndarray, source: str, profiles) -> tuple[np.ndarray, list]:
         """The users' normalised history rows times a neighbour matrix, as scipy's CSR x CSR
         product computes them (float32 products added per cell in the order of the history row's
         entries and of each neighbour row); with, per user, the (columns, products, origins) of
         every product for the reasons."""
-        owners, items, profile = profiles
+        per_user, owners, items, profile = profiles
         neighbors = self.neighbors[source]
         starts = neighbors.indptr[items]
         lengths = neighbors.indptr[items + 1] - starts
-        positions = _ranges(starts, lengths)
+        ends = np.cumsum(lengths)
+        entry = np.repeat(np.arange(len(items)), lengths)  # the history entry of each product
+        positions = np.arange(ends[-1] if len(ends) else 0) + (starts - (ends - lengths))[entry]
         columns = neighbors.indices[positions]
-        products = np.repeat(profile, lengths) * neighbors.data[positions]
-        rows = np.repeat(owners, lengths)
+        products = profile[entry] * neighbors.data[positions]
         dense = np.zeros((len(users), self.n_items), dtype=np.float32)
-        np.add.at(dense, (rows, columns), products)
-        origins = np.repeat(items, lengths)
-        bounds = np.r_[0, np.cumsum(np.bincount(rows, minlength=len(users)))].tolist()
+        np.add.at(dense, (owners[entry], columns), products)
+        origins = items[entry]
+        bounds = np.r_[0, ends][np.r_[0, np.cumsum(per_user)]].tolist()
         parts = [(columns[a:b], products[a:b], origins[a:b])
                  for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         return dense, parts

@@ -250,6 +250,7 @@ class Engine:
         self._consent_mtime: float | None = self._consent_file_mtime()
         self._salt = settings.log_salt or secrets.token_hex(16)
         self._counters: dict[tuple, object] = {}
+        self._user_hashes: dict[str, str] = {}
 
     # -- model lifecycle -------------------------------------------------------------------------
 
@@ -690,7 +691,13 @@ class Engine:
         return child
 
     def user_hash(self, user_id: str) -> str:
-        return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:16]
+        hashed = self._user_hashes.get(user_id)
+        if hashed is None:
+            if len(self._user_hashes) >= 100_000:  # bounded: a memo, not a user list
+                self._user_hashes.clear()
+            hashed = hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:16]
+            self._user_hashes[user_id] = hashed
+        return hashed
 
 
 def _user_of_key(key: tuple, endpoint: str) -> str | None:
