@@ -15,6 +15,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "serving.service:Recommender"
+# Worker GC thresholds (gen 0 raised from 700): an answer allocates many short-lived objects, and
+# at the default the cyclic GC runs every few requests (7% of a worker's throughput here). Used by
+# serving/service.py and by the benchmark's trivial services.
+GC_THRESHOLDS = (50_000, 10, 10)
 TELEMETRY_OFF = {"BENTOML_DO_NOT_TRACK": "true", "DO_NOT_TRACK": "1",
                  "OPENBLAS_NUM_THREADS": "1"}
 

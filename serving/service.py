@@ -43,6 +43,7 @@ from starlette.responses import JSONResponse
 from ml.bundle import Bundle, load_bundle
 from ml.consent import ConsentSnapshot, load_consent
 from ml.online import CandidateBatch, OnlineScorer, Ranked
+from serving import GC_THRESHOLDS
 from serving.batching import BoosterThread, MicroBatcher, one_by_one
 from serving.rules import AnswerCache, ServingSettings, allowed_mask, diversify, load_settings
 from serving.schemas import (
@@ -860,6 +861,7 @@ class Recommender:
         self.settings = load_settings()
         self.engine = Engine(self.settings, Metrics.prometheus())
         self._stop = threading.Event()
+        gc.set_threshold(*GC_THRESHOLDS)
         self._booster = BoosterThread()
         self._batchers = {
             "recommend": MicroBatcher(self._prepare_recommend, self.engine.complete_recommend,

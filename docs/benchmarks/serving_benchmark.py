@@ -8,12 +8,17 @@ is personalized). Per case: a warm-up run (discarded), then one sequential clien
 and 8 concurrent clients (`wrk -t2 -c8`), each for --duration seconds.
 
 Cases:
-- trivial: docs/benchmarks/trivial_service.py, parses the same body and returns a constant;
-- recommender, cache off (TAILOR_SERVING_CACHE_SIZE=0): every request ranks ~100-200 candidates
-  with XGBoost and applies the business rules: the number the targets are about;
+- trivial: docs/benchmarks/trivial_service.py `Trivial`, parses a small body and returns a
+  constant: the baseline of the targets;
+- trivial, same API: `TrivialSameApi`, the Recommender's own request and response models and a
+  constant 10-item answer: what BentoML costs for this API alone;
+- recommender, cache off (TAILOR_SERVING_CACHE_SIZE=0): every request ranks its ~100-200
+  candidates with XGBoost and applies the business rules: the number the targets are about;
 - recommender, default settings (answer cache on): what a deployment with the defaults does on
   this traffic, where users repeat (hit rate reported from /metrics).
-All of it once per worker count in --workers (default: 1, then 2).
+All of it once per worker count in --workers (default: 1, then 2). Before the HTTP runs, the
+script times the Recommender's steps in process (`Engine.prepare_recommend`, the booster call,
+`Engine.complete_recommend`) per request, for a lone request and for batches of 5.
 
 Reported: p50 / p90 / p99 latency, throughput, errors (socket errors and non-2xx answers) and the
 ratios to the trivial endpoint, into serving.md beside this file:
@@ -34,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -142,21 +148,69 @@ def customer_ids(home: Path) -> list[str]:
     return [u for u in known.tolist() if not u.startswith("guest-")]
 
 
-def write_report(path: Path, runs: dict[int, dict], args, command: str, load: list[str],
-                 n_users: int, version: str) -> None:
+def engine_steps(home: Path, ids: list[str], seconds: float) -> dict:
+    """ms per request of each step of a recommend answer, in process (cache off, the answer log
+    written to /dev/null), for a lone request and for batches of 5; and candidates per user."""
+    import gc
+    import logging
+
+    os.environ["BENTOML_HOME"] = str(home / "bentoml")
+    import bentoml
+
+    from serving import GC_THRESHOLDS
+    from serving.rules import load_settings
+    from serving.schemas import RecommendRequest
+    from serving.service import Engine, configure_logging
+
+    configure_logging()
+    logging.getLogger("tailor.serving").handlers[0].setStream(open(os.devnull, "w"))
+    model = bentoml.models.get("tailor:latest")
+    engine = Engine(load_settings({}).model_copy(update={"cache_size": 0}))
+    engine.load(Path(model.path), str(model.tag))
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    requests = [(RecommendRequest(user_id=user, k=10), "benchmark") for user in ids]
+    steps = {}
+    for size in (1, 5):
+        spent = {"prepare": 0.0, "booster": 0.0, "complete": 0.0}
+        answered, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            for first in range(0, len(requests) - size + 1, size):
+                t0 = time.perf_counter()
+                work = engine.prepare_recommend(requests[first:first + size])
+                t1 = time.perf_counter()
+                predicted = work.predict(work.features) if work.users else None
+                t2 = time.perf_counter()
+                engine.complete_recommend(work, predicted)
+                t3 = time.perf_counter()
+                spent["prepare"] += t1 - t0
+                spent["booster"] += t2 - t1
+                spent["complete"] += t3 - t2
+                answered += size
+        steps[size] = {step: total * 1000 / answered for step, total in spent.items()}
+    known = [u for u in (engine.state.user(user) for user in ids) if u is not None]
+    batch = engine.state.scorer.candidates_many(known)
+    steps["candidates_per_user"] = batch.items.size / len(known)
+    return steps
+
+
+def write_report(path: Path, runs: dict[int, dict], steps: dict, args, command: str,
+                 load: list[str], n_users: int, version: str) -> None:
     lines = [
         "# Serving benchmark",
         "",
-        "The Recommender (`serving/service.py`) against a trivial BentoML endpoint",
-        "(`docs/benchmarks/trivial_service.py`: same request body, a constant pydantic answer),",
-        "both under `bentoml serve` on 127.0.0.1 with the same settings, driven by `wrk` with a",
-        f"Lua script POSTing `{{\"user_id\": ..., \"k\": 10}}` cycling through {n_users:,} real",
-        "customer ids of the promoted model (customers with a history). Produced by",
+        "The Recommender (`serving/service.py`) against trivial BentoML endpoints",
+        "(`docs/benchmarks/trivial_service.py`: a constant answer), all under `bentoml serve` on",
+        "127.0.0.1 with the same settings, driven by `wrk` with a Lua script POSTing",
+        f"`{{\"user_id\": ..., \"k\": 10}}` cycling through {n_users:,} real customer ids of the",
+        "promoted model (customers with a history). Produced by",
         "`docs/benchmarks/serving_benchmark.py`; its docstring says what is measured and how.",
         "",
         f"- Machine: {os.cpu_count()} CPU cores, {platform.platform()}, Python "
         f"{platform.python_version()}; wrk, the server and its workers share these cores",
-        f"- Model: `tailor` version {version} from `tailor demo --tuning-trials 1`",
+        f"- Model: `tailor` version {version} from `tailor demo --tuning-trials 1`; "
+        f"{steps['candidates_per_user']:.0f} candidates per customer on average",
         f"- Each run {args.duration} s after a {args.warmup} s warm-up (discarded)",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average (1, 5, 15 min) before "
         f"the benchmark: {load[0]} (later: {' / '.join(load[1:])}, which include the "
@@ -164,8 +218,9 @@ def write_report(path: Path, runs: dict[int, dict], args, command: str, load: li
         f"- Command: `{command}`",
         "",
     ]
+    concurrent = LOADS_KEYS[1]
     for workers, cases in runs.items():
-        trivial = cases["trivial"]
+        trivial, same_api = cases["trivial"], cases["trivial, same API"]
         lines += [
             f"## {workers} worker{'s' if workers > 1 else ''} per service "
             f"(TAILOR_SERVING_WORKERS={workers})",
@@ -181,47 +236,58 @@ def write_report(path: Path, runs: dict[int, dict], args, command: str, load: li
                              f"{r['p90_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} | "
                              f"{r['rps']:,.0f} | {r['errors']} | {ratio:.2f} |")
         model = cases["recommender, cache off"]
-        seq, conc = model[LOADS_KEYS[0]], model[LOADS_KEYS[1]]
-        ratio = conc["rps"] / trivial[LOADS_KEYS[1]]["rps"]
+        seq, conc = model[LOADS_KEYS[0]], model[concurrent]
+        ratio = conc["rps"] / trivial[concurrent]["rps"]
+        same_ratio = conc["rps"] / same_api[concurrent]["rps"]
         default = cases["recommender, default settings"]
-        default_ratio = default[LOADS_KEYS[1]]["rps"] / trivial[LOADS_KEYS[1]]["rps"]
+        default_ratio = default[concurrent]["rps"] / trivial[concurrent]["rps"]
         hit = default["cache_hit_rate"] or 0.0
         lines += [
             "",
-            "Against the targets, every request computed (cache off):",
+            "Against the targets, every request computed (cache off): "
             f"sequential p50 {seq['p50_us'] / 1000:.2f} ms (target <= 3: "
             f"{'met' if seq['p50_us'] <= 3000 else 'NOT met'}), "
             f"p99 {seq['p99_us'] / 1000:.2f} ms (target <= 10: "
             f"{'met' if seq['p99_us'] <= 10000 else 'NOT met'}); "
-            f"8 concurrent clients {ratio:.2f} x the trivial endpoint's throughput (target >= 0.5: "
-            f"{'met' if ratio >= 0.5 else 'NOT met'}). With the default settings the answer cache "
-            f"served {hit:.0%} of the requests of these runs and the ratio is {default_ratio:.2f}.",
+            f"8 concurrent clients {conc['rps']:,.0f} req/s = {ratio:.2f} x the trivial "
+            f"endpoint's throughput (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'}), "
+            f"{same_ratio:.2f} x that of the trivial endpoint with the same API; errors: "
+            f"{seq['errors'] + conc['errors']}. With the default settings the answer cache served "
+            f"{hit:.0%} of the requests of these runs and the ratio is {default_ratio:.2f}.",
             "",
         ]
+    one, five = steps[1], steps[5]
+    total = {size: sum(steps[size].values()) for size in (1, 5)}
     lines += [
         "Latencies are wrk's, over loopback, including HTTP parsing, pydantic validation, JSON",
         "encoding, one JSON log line and Prometheus counters per answer. An uncached answer ranks",
-        "all candidates of the user (about 100-200) with the XGBoost ranker (`ml/online.py`) and",
-        "applies the business rules of `serving/rules.py` (stock, category diversity). On a",
-        "machine shared with other work, a load average well above 0 before the benchmark means",
-        "pessimistic numbers.",
+        "all candidates of the customer with the XGBoost ranker (`ml/online.py`) and applies the",
+        "business rules of `serving/rules.py` (stock, category diversity). On a machine shared",
+        "with other work, a load average well above 0 before the benchmark means pessimistic",
+        "numbers; from run to run on this machine the 8-client rates vary by about 5%.",
         "",
         "## Where the time of an uncached answer goes",
         "",
-        "Measured apart from HTTP, in a loop over the demo model's users (`Engine.recommend`,",
-        "about 117 candidates per user, 150 trees of depth 6): about 1.1 ms per answer, of which",
-        "XGBoost's prediction is 0.35-0.45 ms (its C++ tree walk; the Python wrapper's 0.1 ms is",
-        "already bypassed by `ml/online.py`), candidate generation 0.15-0.2 ms, features 0.05 ms",
-        "and rules, reasons and the response 0.15 ms. Inside the server the same work takes",
-        "about 1.3-1.4 ms (median of the answer log's `ms`): handling the HTTP between two",
-        "answers evicts the model from the CPU caches. BentoML itself costs about 0.6 ms per",
-        "request (the trivial endpoint). So a worker answers at most 1 / (0.6 + 1.3 ms), 25-30% of",
-        "the trivial endpoint's rate whatever the concurrency, and the throughput target is out of",
-        "reach for uncached answers with a ranker of this size on these cores. `ml/online.py` took",
-        "the per-user path from 11 ms (`Bundle.recommend`) to this; what is left is the ranker's",
-        "own work, which scales with candidates x trees. Answers that repeat (the same user and",
-        "request within the cache's TTL) cost about 0.25 ms, which is what the default settings'",
-        "rows show.",
+        "In process, without HTTP (`Engine`, cache off), ms per request:",
+        "",
+        "| step | a lone request | in batches of 5 |",
+        "|---|---|---|",
+        f"| prepare: candidates of 6 sources, 33 features | {one['prepare']:.3f} | "
+        f"{five['prepare']:.3f} |",
+        f"| booster: XGBoost over the candidates (GIL released) | {one['booster']:.3f} | "
+        f"{five['booster']:.3f} |",
+        f"| complete: ranking, rules, reasons, response, log line | {one['complete']:.3f} | "
+        f"{five['complete']:.3f} |",
+        f"| all | {total[1]:.3f} | {total[5]:.3f} |",
+        "",
+        "A worker is one event loop thread. Concurrent recommend requests are answered in",
+        "micro-batches (`serving/batching.py`): the requests that arrive while one batch is being",
+        "answered form the next, so 8 clients make batches of about 4-6; a batch shares one",
+        "candidate pass and one XGBoost call, which runs on a separate thread while the loop",
+        "prepares the next batch and answers the previous one. What bounds a worker is the",
+        "loop thread's Python work: BentoML's own per request (the trivial endpoint's time",
+        "per request), plus prepare and complete, which take longer inside the server than in",
+        "process (the HTTP work in between evicts them from the CPU caches).",
         "",
     ]
     path.write_text("\n".join(lines))
@@ -235,7 +301,7 @@ def main() -> int:
     parser.add_argument("--home", type=Path,
                         default=Path(os.environ.get("TAILOR_HOME", REPO / ".tailor")),
                         help="Tailor home with a promoted model (default: $TAILOR_HOME)")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="BentoML workers per service; one set of runs per value")
@@ -256,6 +322,8 @@ def main() -> int:
     ids = customer_ids(args.home)
     users = work / "users.txt"
     users.write_text("\n".join(ids) + "\n")
+    print("in-process step timings", file=sys.stderr)
+    steps = engine_steps(args.home, ids, seconds=3)
     port = free_port()
     argv, env = serve_command(args.home, "127.0.0.1", port)
     trivial_argv = [argv[0], "serve", "trivial_service:Trivial", "--working-dir", str(HERE),
@@ -266,9 +334,11 @@ def main() -> int:
         load.append(" ".join(Path("/proc/loadavg").read_text().split()[:3]))
         base = {**env, "TAILOR_SERVING_WORKERS": str(workers)}
         cases: dict[str, dict] = {}
-        print(f"{workers} worker(s): trivial endpoint", file=sys.stderr)
-        cases["trivial"] = benchmark_case("trivial", trivial_argv, base, HERE, port, args,
-                                          script, users, work)
+        for name, service in (("trivial", "Trivial"), ("trivial, same API", "TrivialSameApi")):
+            print(f"{workers} worker(s): {name}", file=sys.stderr)
+            trivial_argv[2] = f"trivial_service:{service}"
+            cases[name] = benchmark_case(name, trivial_argv, base, HERE, port, args, script,
+                                         users, work)
         for name, extra in (("recommender, cache off", {"TAILOR_SERVING_CACHE_SIZE": "0"}),
                             ("recommender, default settings", {})):
             print(f"{workers} worker(s): {name}", file=sys.stderr)
@@ -280,8 +350,8 @@ def main() -> int:
     command = (".venv/bin/python docs/benchmarks/serving_benchmark.py --home \"$TAILOR_HOME\""
                + (f" --workers {' '.join(map(str, args.workers))}"
                   if args.workers != [1, 2] else "")
-               + (f" --duration {args.duration}" if args.duration != 10 else ""))
-    write_report(args.out, runs, args, command, load, len(ids), version)
+               + (f" --duration {args.duration}" if args.duration != 15 else ""))
+    write_report(args.out, runs, steps, args, command, load, len(ids), version)
     (work / "results.json").write_text(json.dumps(runs, indent=2, default=str))
     print(f"report: {args.out}; raw results: {work / 'results.json'}", file=sys.stderr)
     return 0

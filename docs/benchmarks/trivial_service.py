@@ -1,9 +1,11 @@
-"""The baseline of the serving benchmark: a BentoML endpoint that does no work.
+"""The baselines of the serving benchmark: BentoML endpoints that do no work.
 
-It parses the same request body as `Recommender.recommend` (a pydantic model) and returns a
-constant, with the same service settings (one worker unless TAILOR_SERVING_WORKERS says otherwise,
-access log off, async API, frozen GC generations after start-up), so the difference to the
-Recommender is the recommendation itself.
+`Trivial` (the baseline of the targets) parses a small request body (`user_id`, `k`) and returns
+a constant. `TrivialSameApi` has `Recommender.recommend`'s own request and response models and
+returns a constant 10-item answer: the difference to the Recommender is then only computing the
+answer. Both run with the Recommender's service settings (one worker unless TAILOR_SERVING_WORKERS
+says otherwise, access log off, async API, frozen GC generations after start-up, the same GC
+thresholds).
 
     bentoml serve trivial_service:Trivial --working-dir docs/benchmarks
 """
@@ -15,6 +17,9 @@ import os
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field
+
+from serving import GC_THRESHOLDS
+from serving.schemas import ItemsResponse, RecommendRequest
 
 
 class Request(BaseModel):
@@ -45,7 +50,33 @@ class Trivial:
         # GC's scans, so neither service pays long collection pauses.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
 
     @bentoml.api(input_spec=Request)
     async def recommend(self, **fields) -> Answer:
         return CONSTANT
+
+
+# What the Recommender answers for a customer, prebuilt.
+SAME_API_CONSTANT = ItemsResponse(
+    request_id="constant", model_version="20261031-00000000", personalized=True,
+    placement="homepage",
+    items=[{"item_id": f"i{n:05d}", "score": 0.123456, "source": "copurchase",
+            "reason": "bought together with i00235", "category": "fashion"} for n in range(10)])
+
+
+@bentoml.service(
+    name="TrivialSameApi",
+    traffic={"timeout": 10},
+    workers=int(os.environ.get("TAILOR_SERVING_WORKERS", "1")),
+    logging={"access": {"enabled": False}},
+)
+class TrivialSameApi:
+    def __init__(self) -> None:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+
+    @bentoml.api(input_spec=RecommendRequest)
+    async def recommend(self, **fields) -> ItemsResponse:
+        return SAME_API_CONSTANT
