@@ -1,23 +1,26 @@
-"""One user at a time: the candidate union, pair features and re-ranking of the hybrid model,
+"""A few users at a time: the candidate union, pair features and re-ranking of the hybrid model,
 for serving.
 
 `CandidateIndex.candidates` + `ml.ranking.pair_features` + `HybridModel.recommend` are written for
-thousands of users at once (pandas frames, scipy fancy indexing); for one user their fixed costs
-dominate (about 11 ms). `OnlineScorer` repeats the same steps for one user on plain numpy arrays
-(well under a millisecond before the booster), and gives the same numbers: every step does the batch
-step's arithmetic in the same dtype and the same order of operations:
+thousands of users at once (pandas frames, scipy fancy indexing); for the users of one request or
+one micro-batch of requests their fixed costs dominate (about 11 ms). `OnlineScorer` repeats the
+same steps on plain numpy arrays, with a fixed number of numpy calls per batch of users (well under
+a millisecond before the booster), and gives the same numbers: every step does the batch step's
+arithmetic in the same dtype and the same order of operations:
 
-- `content` / `copurchase`: sklearn's l1 `normalize` (a float64 running sum, float32 division)
-  of the user's history row, then scipy's CSR x CSR product (float32 products, added in the order
-  of the history row's entries and of each neighbour row), both replayed here with `np.add.at`;
-- `als`, `als_dot`: the very same numpy expressions on arrays of the same shape;
+- `content` / `copurchase`: sklearn's l1 `normalize` of the history (computed once per model),
+  then scipy's CSR x CSR product (float32 products, added per cell in the order of the history
+  row's entries and of each neighbour row), replayed here with `np.add.at`;
+- `als`, `als_dot`: the very same numpy expressions on arrays of the same shape (one BLAS call per
+  user: a product over several users' rows at once may round differently);
 - the top `per_source` items of each source: `ml.candidates.top_k`'s partition and stable sort;
 - features: float32 casts of the same float64 / float32 values, columns in `FEATURES` order;
-- order: a stable sort by descending score (what `np.lexsort` does for one user), then the trending
-  padding of `ml.model._pad_with_trending`.
+- order: a stable sort by descending score per user, then the trending padding of
+  `ml.model._pad_with_trending`.
 
 tests/serving/test_online.py checks on a trained bundle, for every user, that the features equal
-`pair_features` bit for bit and that `recommend` equals `HybridModel.recommend`.
+`pair_features` bit for bit, that `recommend` equals `HybridModel.recommend`, and that ranking
+users together equals ranking each alone.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from ml.candidates import SOURCES
 from ml.model import HybridModel
 from ml.ranking import FEATURES, ITEM_STATS, USER_STATS
 
-_SOURCE_INDEX = {s: i for i, s in enumerate(SOURCES)}
 _MASK_LIMIT = 200_000  # users x items of a batch below which its candidate union uses a mask
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
 
@@ -96,8 +98,8 @@ class CandidateBatch:
 
 
 class OnlineScorer:
-    """`HybridModel` for one user per call. Build once per loaded bundle (read-only afterwards, so
-    one instance serves concurrent requests)."""
+    """`HybridModel` for one user, or a micro-batch of users, per call. Build once per loaded
+    bundle; afterwards only its memo of the user-independent sources' tops changes."""
 
     def __init__(self, model: HybridModel) -> None:
         index = model.index
@@ -268,7 +270,7 @@ class OnlineScorer:
             scores[rows, column] = top_scores
             ranks[rows, column] = top_ranks
         return CandidateBatch(users, keys // self.n_items, keys % self.n_items, scores, ranks,
-                          spreads)
+                              spreads)
 
     def candidates(self, user: int, exclude_purchased: bool = False):
         """(items sorted ascending, scores n x 6 float64 (0 = not proposed), ranks n x 6 float64

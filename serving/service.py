@@ -9,6 +9,12 @@ Operations: BentoML's `/healthz` (live), `/readyz` (200 once a bundle is loaded)
 tailor_model_reloads_total). Logs: one JSON line per answer on stderr (logger `tailor.serving`),
 with a salted hash of the user id, never the id; BentoML's access log is off.
 
+Concurrency: a worker is one event loop. Requests are answered in micro-batches
+(serving/batching.py): those that arrive while a batch is being answered form the next one, and
+the recommend requests of a batch share one candidate pass and one XGBoost call, made on a
+separate thread while the loop prepares the next batch and answers the previous one. The `ms` of
+an answer's log line counts from the start of its batch.
+
 Model updates: every worker checks `tailor:latest` every `reload_check_interval_s` (and on POST
 /reload); a newer model is loaded beside the serving one and then swapped in by one reference
 assignment, so requests in flight finish on the model they started with and none is dropped.
