@@ -38,19 +38,24 @@ class Answer(BaseModel):
 CONSTANT = Answer(request_id="constant", items=["i00000"])
 
 
-@bentoml.service(
-    name="Trivial",
-    traffic={"timeout": 10},
-    workers=int(os.environ.get("TAILOR_SERVING_WORKERS", "1")),
-    logging={"access": {"enabled": False}},
-)
+# The Recommender's service settings (serving/service.py).
+SETTINGS = dict(traffic={"timeout": 10},
+                workers=int(os.environ.get("TAILOR_SERVING_WORKERS", "1")),
+                logging={"access": {"enabled": False}})
+
+
+def settle_gc() -> None:
+    """As the Recommender does after loading its model: what was imported leaves the cyclic GC's
+    scans, and young objects are collected as rarely as there."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+@bentoml.service(name="Trivial", **SETTINGS)
 class Trivial:
     def __init__(self) -> None:
-        # As the Recommender does after loading its model: what was imported leaves the cyclic
-        # GC's scans, so neither service pays long collection pauses.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_gc()
 
     @bentoml.api(input_spec=Request)
     async def recommend(self, **fields) -> Answer:
@@ -65,17 +70,10 @@ SAME_API_CONSTANT = ItemsResponse(
             "reason": "bought together with i00235", "category": "fashion"} for n in range(10)])
 
 
-@bentoml.service(
-    name="TrivialSameApi",
-    traffic={"timeout": 10},
-    workers=int(os.environ.get("TAILOR_SERVING_WORKERS", "1")),
-    logging={"access": {"enabled": False}},
-)
+@bentoml.service(name="TrivialSameApi", **SETTINGS)
 class TrivialSameApi:
     def __init__(self) -> None:
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_gc()
 
     @bentoml.api(input_spec=RecommendRequest)
     async def recommend(self, **fields) -> ItemsResponse:
