@@ -1,5 +1,6 @@
-"""ml.online gives, one user at a time, exactly what the batch code gives (features bit for bit, the
-same ranking, scores and reasons), on a trained bundle, for every user with a history."""
+"""ml.online gives, one user or a few users at a time, exactly what the batch code gives (features
+bit for bit, the same ranking, scores and reasons), on a trained bundle, for every user with a
+history."""
 
 from __future__ import annotations
 
