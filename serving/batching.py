@@ -91,10 +91,9 @@ class MicroBatcher:
             del self._pending[: self._max_size]
             try:
                 work, job = self._prepare([item for item, _ in batch])
+                return batch, work, (self._booster.submit(job) if job is not None else None)
             except Exception as error:  # e.g. no model loaded yet
                 _settle(batch, [error] * len(batch))
-                continue
-            return batch, work, (self._booster.submit(job) if job is not None else None)
         return None
 
 

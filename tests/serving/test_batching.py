@@ -193,3 +193,16 @@ def test_one_by_one_answers_on_the_loop_and_keeps_errors_per_item():
     (first, error, third), loop_thread = run(scenario)
     assert first == (1, "a", loop_thread) and third == (2, "c", loop_thread)
     assert isinstance(error, LookupError) and "b: negative" in str(error)
+
+
+def test_after_the_booster_is_shut_down_callers_get_an_error_not_a_hang():
+    steps = Steps()
+
+    async def scenario(booster):
+        batcher = MicroBatcher(steps.prepare, steps.complete, booster)
+        booster.shutdown()
+        with pytest.raises(RuntimeError, match="shutdown"):
+            await batcher.submit(1)
+        return True
+
+    assert run(scenario) is True
