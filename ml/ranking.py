@@ -53,10 +53,8 @@ FEATURES = (
 @dataclass(frozen=True)
 class RankerParams:
     # Serving walks every tree for every candidate (100-200 per request): its cost grows with
-    # rounds x max_depth. Untuned on Online Retail's test window, 60 trees of depth 6 at eta 0.15
-    # scored NDCG@10 0.383 / 0.095 (all / new) against 0.384 / 0.099 for 150 at eta 0.1, for 40%
-    # of the serving cost; on the demo store they scored higher (0.595 / 0.450 against
-    # 0.584 / 0.447).
+    # rounds x max_depth, so the defaults and the tuning space (ml/training.py) stay small. The
+    # quality at this size: docs/benchmarks/quality.md.
     max_depth: int = 6
     learning_rate: float = 0.15
     rounds: int = 60
