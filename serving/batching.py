@@ -68,18 +68,18 @@ class MicroBatcher:
             current = self._start()
             while current is not None:
                 batch, work, scored = current
+                failure, scores = None, None
                 try:
-                    result = (await scored) if scored is not None else None
+                    scores = (await scored) if scored is not None else None
                 except Exception as error:
-                    result = error
+                    failure = error
                 following = self._start()  # its booster call runs while this batch completes
-                if isinstance(result, Exception):
-                    _settle(batch, [result] * len(batch))
-                else:
+                if failure is None:
                     try:
-                        _settle(batch, self._complete(work, result))
+                        results = self._complete(work, scores)
                     except Exception as error:
-                        _settle(batch, [error] * len(batch))
+                        failure = error
+                _settle(batch, results if failure is None else [failure] * len(batch))
                 current = following
         finally:
             self._draining = False
