@@ -58,6 +58,15 @@ class _Csr:
         start, end = self.indptr[i], self.indptr[i + 1]
         return self.indices[start:end], self.data[start:end]
 
+    def rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Several rows concatenated: (entries per row, then the position in `users`, column and
+        value of each entry)."""
+        starts = self.indptr[users]
+        lengths = self.indptr[users + 1] - starts
+        positions = _ranges(starts, lengths)
+        owners = np.repeat(np.arange(len(users)), lengths)
+        return lengths, owners, self.indices[positions], self.data[positions]
+
 
 @dataclass(frozen=True)
 class Ranked:
@@ -140,22 +149,15 @@ class OnlineScorer:
     def _dense_rows(self, matrix: _Csr, users: np.ndarray, dtype) -> np.ndarray:
         """len(users) x n_items: the users' rows of a CSR matrix."""
         out = np.zeros((len(users), self.n_items), dtype=dtype)
-        starts = matrix.indptr[users]
-        lengths = matrix.indptr[users + 1] - starts
-        positions = _ranges(starts, lengths)
-        out[np.repeat(np.arange(len(users)), lengths), matrix.indices[positions]] = (
-            matrix.data[positions])
+        _, owners, columns, values = matrix.rows(users)
+        out[owners, columns] = values
         return out
 
     def _profiles(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                     np.ndarray]:
         """The users' l1-normalised history rows: (entries per user, then owner position, item and
         weight of each entry, concatenated)."""
-        starts = self.profiles.indptr[users]
-        lengths = self.profiles.indptr[users + 1] - starts
-        positions = _ranges(starts, lengths)
-        owners = np.repeat(np.arange(len(users)), lengths)
-        return lengths, owners, self.profiles.indices[positions], self.profiles.data[positions]
+        return self.profiles.rows(users)
 
     def _spread(self, users: np.ndarray, source: str, profiles) -> tuple[np.ndarray, list]:
         """The users' normalised history rows times a neighbour matrix, as scipy's CSR x CSR
