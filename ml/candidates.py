@@ -26,6 +26,7 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from ml.data import EVENT_CODES, SECONDS_PER_DAY, Catalog, EventLog
+from ml.kernels import factor_scores, top_k_rows
 
 SOURCES = ("als", "content", "copurchase", "repeat", "trending", "segment")
 CHUNK = 1024  # users (or items) per dense block: bounds memory at CHUNK x n_items floats
@@ -75,6 +76,13 @@ class CandidateIndex:
     user_category_days: np.ndarray  # users x categories: days since last interaction (NaN: never)
 
     @property
+    def item_factors_t(self) -> np.ndarray:
+        """factors x items, C-contiguous: the layout `factor_scores` reads row by row."""
+        if not hasattr(self, "_item_factors_t"):
+            self._item_factors_t = np.ascontiguousarray(self.item_factors.T)
+        return self._item_factors_t
+
+    @property
     def user_index(self) -> dict[str, int]:
         if not hasattr(self, "_user_index"):
             self._user_index = {u: i for i, u in enumerate(self.user_ids.tolist())}
@@ -83,7 +91,8 @@ class CandidateIndex:
     def source_scores(self, source: str, users: np.ndarray) -> np.ndarray:
         """Dense users x items scores of one source (0 = not proposed)."""
         if source == "als":
-            return self.user_factors[users] @ self.item_factors.T
+            return factor_scores(self.user_factors, np.asarray(users, dtype=np.int64),
+                                 self.item_factors_t)
         if source == "content":
             return _profile(self.history, users) @ self.content_neighbors
         if source == "copurchase":
@@ -253,12 +262,8 @@ def copurchase_neighbors(log: EventLog, n_items: int, k: int) -> sp.csr_matrix:
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the k best columns (best first) and their scores."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
+    """Per row, the k best columns (best first; ties by lower column) and their scores."""
+    return top_k_rows(np.ascontiguousarray(scores), k)
 
 
 def _profile(history: sp.csr_matrix, users: np.ndarray) -> sp.csr_matrix:

@@ -3,17 +3,16 @@ for serving.
 
 `CandidateIndex.candidates` + `ml.ranking.pair_features` + `HybridModel.recommend` are written for
 thousands of users at once (pandas frames, scipy fancy indexing); for the users of one request or
-one micro-batch of requests their fixed costs dominate (about 11 ms). `OnlineScorer` repeats the
-same steps on plain numpy arrays, with a fixed number of numpy calls per batch of users (well under
-a millisecond before the booster), and gives the same numbers: every step does the batch step's
-arithmetic in the same dtype and the same order of operations:
+one micro-batch of requests their fixed costs dominate (about 11 ms). `OnlineScorer` computes the
+candidates and features of a batch of users in one compiled pass (`_candidate_pass`, numba,
+without the GIL: a serving worker runs it on its booster thread, beside the XGBoost call), and
+gives the same numbers as the batch code:
 
+- `als` and `als_dot`, and every source's top `per_source` items: the very same functions
+  (`ml.kernels`);
 - `content` / `copurchase`: sklearn's l1 `normalize` of the history (computed once per model),
   then scipy's CSR x CSR product (float32 products, added per cell in the order of the history
-  row's entries and of each neighbour row), replayed here with `np.add.at`;
-- `als`, `als_dot`: the very same numpy expressions on arrays of the same shape (one BLAS call per
-  user: a product over several users' rows at once may round differently);
-- the top `per_source` items of each source: `ml.candidates.top_k`'s partition and stable sort;
+  row's entries and of each neighbour row), replayed in that order;
 - features: float32 casts of the same float64 / float32 values, columns in `FEATURES` order;
 - order: a stable sort by descending score per user, then the trending padding of
   `ml.model._pad_with_trending`.
@@ -31,14 +30,26 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import xgboost as xgb
+from numba import njit
 from sklearn.preprocessing import normalize
 
 from ml.candidates import SOURCES
+from ml.kernels import JIT, factor_row, pair_dot, top_k_into, top_k_rows
 from ml.model import HybridModel
 from ml.ranking import FEATURES, ITEM_STATS, USER_STATS
 
-_MASK_LIMIT = 200_000  # users x items of a batch below which its candidate union uses a mask
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
+# Where `_candidate_pass` writes each feature: per source its score column, per source its rank
+# column (-1: trending has none), then the single columns and the first of each stats block.
+_LAYOUT = np.array(
+    [_COLUMN[f"{s}_score"] for s in SOURCES]
+    + [_COLUMN.get(f"{s}_rank", -1) for s in SOURCES]
+    + [_COLUMN[name] for name in ("n_sources", "als_dot", "ui_weight", "ui_purchases",
+                                  "ui_days_since_last", "uc_share", "uc_days_since_last",
+                                  USER_STATS[0], ITEM_STATS[0], "price_ratio")],
+    dtype=np.int64)
+_TRENDING, _SEGMENT = SOURCES.index("trending"), SOURCES.index("segment")
+assert SOURCES[:4] == ("als", "content", "copurchase", "repeat")  # the order _candidate_pass uses
 
 
 @dataclass(frozen=True)
@@ -58,14 +69,10 @@ class _Csr:
         start, end = self.indptr[i], self.indptr[i + 1]
         return self.indices[start:end], self.data[start:end]
 
-    def rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Several rows concatenated: (entries per row, then the position in `users`, column and
-        value of each entry)."""
-        starts = self.indptr[users]
-        lengths = self.indptr[users + 1] - starts
-        positions = _ranges(starts, lengths)
-        owners = np.repeat(np.arange(len(users)), lengths)
-        return lengths, owners, self.indices[positions], self.data[positions]
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For `_candidate_pass`: int64 indices whatever scipy chose (one compiled signature)."""
+        return self.indptr.astype(np.int64), self.indices.astype(np.int64), self.data
 
 
 @dataclass(frozen=True)
@@ -75,22 +82,10 @@ class Ranked:
     user: int
     items: np.ndarray  # int64 item indices
     scores: np.ndarray  # float32 ranker scores
-    sources: np.ndarray  # str: the source that proposed the item most strongly
-    _spread: dict  # source -> (columns, products, origins) of the user's profile x neighbours
-
-    def anchors(self, items: np.ndarray, source: str) -> np.ndarray:
-        """For `content` / `copurchase`: the history item that contributed most to each of `items`
-        (the "similar to" / "bought together with" of a reason); -1 where none did."""
-        out = np.full(len(items), -1, dtype=np.int64)
-        if source not in self._spread or len(self._spread[source][0]) == 0:
-            return out
-        columns, products, origins = self._spread[source]
-        hits = columns[None, :] == np.asarray(items)[:, None]
-        # The first largest product among each item's hits, as a stable sort by product would give.
-        best = np.where(hits, products[None, :], -np.inf).argmax(axis=1)
-        found = hits.any(axis=1)
-        out[found] = origins[best[found]]
-        return out
+    sources: np.ndarray  # str: the source that proposed the item most strongly (lowest rank)
+    # For items whose source is content / copurchase: the history item that contributed most to
+    # the item's score (the "similar to" / "bought together with" of a reason); else -1.
+    anchors: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -103,12 +98,13 @@ class CandidateBatch:
     items: np.ndarray  # int64 item indices
     scores: np.ndarray  # rows x sources float64, 0 = not proposed
     ranks: np.ndarray  # rows x sources float64, NaN = not proposed
-    spreads: list  # per user: source -> (columns, products, origins), see Ranked.anchors
+    strongest: np.ndarray  # int64 per row: the position in SOURCES of its lowest rank
+    anchors: np.ndarray  # int64 per row: see Ranked.anchors
 
 
 class OnlineScorer:
     """`HybridModel` for one user, or a micro-batch of users, per call. Build once per loaded
-    bundle; afterwards only its memo of the user-independent sources' tops changes."""
+    bundle; it does not change afterwards."""
 
     def __init__(self, model: HybridModel) -> None:
         index = model.index
@@ -118,226 +114,70 @@ class OnlineScorer:
         self.n_items = index.catalog.size
         self.per_source = index.params.per_source
         self.history = _Csr.of(index.history)
-        # What `ml.candidates._profile` computes per batch of users, for all users once.
-        self.profiles = _Csr.of(normalize(index.history, norm="l1"))
-        self.purchases = _Csr.of(index.purchases)
         self.purchase_counts = _Csr.of(index.purchase_counts)
         self.last_seen_days = _Csr.of(index.last_seen_days)
         self.neighbors = {"content": _Csr.of(index.content_neighbors),
                           "copurchase": _Csr.of(index.copurchase_neighbors)}
-        self.user_factors = index.user_factors
-        self.item_factors = index.item_factors
-        self.item_factors_t = index.item_factors.T
+        # The user-independent sources' tops: trending (row 0) and each segment's (row 1 + s),
+        # as `CandidateIndex.candidates` computes them per user.
+        same = index.category_codes[None, :] == np.arange(len(index.categories))[:, None]
+        shared = np.vstack([index.trending[None, :],
+                            np.where(same, index.popularity[None, :], 0.0)])
+        shared_items, shared_scores = top_k_rows(shared, self.per_source)
         # pair_features casts each stats column from its own dtype to float32: so do we, once.
-        self.user_stats = np.column_stack(
+        user_stats = np.column_stack(
             [index.user_stats[n].to_numpy().astype(np.float32) for n in USER_STATS])
-        self.item_stats = np.column_stack(
+        item_stats = np.column_stack(
             [index.item_stats[n].to_numpy().astype(np.float32) for n in ITEM_STATS])
-        self.item_price = index.item_stats["i_price"].to_numpy()
-        self.user_avg_price = index.user_stats["u_avg_price"].to_numpy()
+        # Everything `_candidate_pass` reads, in its order. The history's l1 normalisation is
+        # what `ml.candidates._profile` computes per batch of users; here for all users once.
+        self._tables = (
+            self.history.arrays, _Csr.of(normalize(index.history, norm="l1")).arrays,
+            self.neighbors["content"].arrays, self.neighbors["copurchase"].arrays,
+            _Csr.of(index.purchases).arrays, self.purchase_counts.arrays,
+            self.last_seen_days.arrays,
+            index.user_factors, index.item_factors, index.item_factors_t,
+            index.trending, index.popularity, index.category_codes, index.user_segment,
+            shared_items, shared_scores,
+            index.user_category_share, index.user_category_days, user_stats, item_stats,
+            index.item_stats["i_price"].to_numpy(), index.user_stats["u_avg_price"].to_numpy(),
+            _LAYOUT)
         self.ranked_trending = np.argsort(-index.trending, kind="stable")
-        self._segment_rows = {}
-        self._shared_tops: dict = {}  # top per_source of the user-independent sources
         self._source_names = np.asarray(SOURCES)
         self.predict = _DensePredictor.for_booster(self.booster)
 
     def has_history(self, user: int) -> bool:
         return bool(self.history.indptr[user + 1] > self.history.indptr[user])
 
-    # -- candidates ------------------------------------------------------------------------------
-
-    def _dense_rows(self, matrix: _Csr, users: np.ndarray, dtype) -> np.ndarray:
-        """len(users) x n_items: the users' rows of a CSR matrix."""
-        out = np.zeros((len(users), self.n_items), dtype=dtype)
-        _, owners, columns, values = matrix.rows(users)
-        out[owners, columns] = values
-        return out
-
-    def _profiles(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                    np.ndarray]:
-        """The users' l1-normalised history rows: (entries per user, then owner position, item and
-        weight of each entry, concatenated)."""
-        return self.profiles.rows(users)
-
-    def _spread(self, users: np.ndarray, source: str, profiles) -> tuple[np.ndarray, list]:
-        """The users' normalised history rows times a neighbour matrix, as scipy's CSR x CSR
-        product computes them (float32 products added per cell in the order of the history row's
-        entries and of each neighbour row); with, per user, the (columns, products, origins) of
-        every product for the reasons."""
-        per_user, owners, items, profile = profiles
-        neighbors = self.neighbors[source]
-        starts = neighbors.indptr[items]
-        lengths = neighbors.indptr[items + 1] - starts
-        ends = np.cumsum(lengths)
-        entry = np.repeat(np.arange(len(items)), lengths)  # the history entry of each product
-        positions = np.arange(ends[-1] if len(ends) else 0) + (starts - (ends - lengths))[entry]
-        columns = neighbors.indices[positions]
-        products = profile[entry] * neighbors.data[positions]
-        dense = np.zeros((len(users), self.n_items), dtype=np.float32)
-        np.add.at(dense, (owners[entry], columns), products)
-        origins = items[entry]
-        bounds = np.r_[0, ends][np.r_[0, np.cumsum(per_user)]].tolist()
-        parts = [(columns[a:b], products[a:b], origins[a:b])
-                 for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        return dense, parts
-
-    def _source_scores(self, users: np.ndarray, source: str, spreads: list[dict],
-                       context: dict) -> np.ndarray:
-        """len(users) x n_items, dtype as `_dense(CandidateIndex.source_scores(...))`."""
-        if source == "als":  # one product per user: the same BLAS call as for a single user
-            out = np.empty((len(users), self.n_items))
-            for row, user in enumerate(users.tolist()):
-                out[row] = self.user_factors[[user]] @ self.item_factors_t
-            return out
-        if source in ("content", "copurchase"):
-            if "profiles" not in context:
-                context["profiles"] = self._profiles(users)
-            dense, parts = self._spread(users, source, context["profiles"])
-            for spread, part in zip(spreads, parts, strict=True):
-                spread[source] = part
-            return dense
-        if source == "repeat":
-            return self._dense_rows(self.purchases, users, np.float32).astype(np.float64)
-        if source == "trending":
-            return np.broadcast_to(self.index.trending, (len(users), self.n_items))
-        if source == "segment":
-            return np.stack([self._segment_row(int(self.index.user_segment[u]))
-                             for u in users.tolist()])
-        raise ValueError(f"source: {source!r} is not one of {SOURCES}")
-
-    def _segment_row(self, segment: int) -> np.ndarray:
-        row = self._segment_rows.get(segment)
-        if row is None:
-            same = self.index.category_codes == segment
-            row = np.where(same, self.index.popularity, 0.0)
-            self._segment_rows[segment] = row
-        return row
-
-    def _shared_top(self, users: np.ndarray, source: str):
-        """Top per_source of the user-independent sources (per segment for `segment`), kept."""
-        if source not in ("trending", "segment"):
-            return None
-        keys = ([("trending",)] * len(users) if source == "trending" else
-                [("segment", int(self.index.user_segment[u])) for u in users.tolist()])
-        for key in set(keys) - self._shared_tops.keys():
-            row = self.index.trending if source == "trending" else self._segment_row(key[1])
-            top, top_scores = _top_k_rows(row[None, :], self.per_source)
-            self._shared_tops[key] = (top[0], top_scores[0])
-        return (np.stack([self._shared_tops[key][0] for key in keys]),
-                np.stack([self._shared_tops[key][1] for key in keys]))
-
-    def candidates_many(self, users: np.ndarray, exclude_purchased: bool = False) -> CandidateBatch:
-        """The candidate union of several users at once: their rows of
-        `CandidateIndex.candidates`, computed with a fixed number of numpy calls per source."""
-        users = np.asarray(users, dtype=np.int64)
-        if len(users) == 0:
-            no_rows = np.zeros((0, len(SOURCES)))
-            return CandidateBatch(users, users, users, no_rows, no_rows, [])
-        excluded = None
-        if exclude_purchased:
-            excluded = self._dense_rows(self.purchase_counts, users, np.float32) > 0
-        spreads: list[dict] = [{} for _ in range(len(users))]
-        context: dict = {}
-        picks = []
-        for source in SOURCES:
-            shared = self._shared_top(users, source) if excluded is None else None
-            if shared is not None:
-                top, top_scores = shared
-            else:
-                scores = self._source_scores(users, source, spreads, context)
-                if excluded is not None:
-                    scores = np.where(excluded, 0.0, scores)
-                top, top_scores = _top_k_rows(scores, self.per_source)
-            keep = top_scores > 0 if source != "als" else np.isfinite(top_scores)
-            if excluded is not None and source == "als":
-                keep &= ~np.take_along_axis(excluded, top, axis=1)
-            rows, columns = np.nonzero(keep)
-            picks.append((rows * self.n_items + top[rows, columns], top_scores[rows, columns],
-                          columns + 1))
-        # The union, by user then item: marked in a users x items mask (cheaper than sorting
-        # while the mask is small), else sorted.
-        proposed = np.concatenate([p[0] for p in picks])
-        if len(users) * self.n_items <= _MASK_LIMIT:
-            mark = np.zeros(len(users) * self.n_items, dtype=bool)
-            mark[proposed] = True
-            keys = np.flatnonzero(mark)
-            row_of = np.cumsum(mark) - 1
-        else:
-            keys, row_of = np.unique(proposed), None
-        scores = np.zeros((len(keys), len(SOURCES)))
-        ranks = np.full((len(keys), len(SOURCES)), np.nan)
-        for column, (source_keys, top_scores, top_ranks) in enumerate(picks):
-            rows = row_of[source_keys] if row_of is not None else np.searchsorted(keys,
-                                                                                  source_keys)
-            scores[rows, column] = top_scores
-            ranks[rows, column] = top_ranks
-        return CandidateBatch(users, keys // self.n_items, keys % self.n_items, scores, ranks,
-                              spreads)
-
-    def candidates(self, user: int, exclude_purchased: bool = False):
-        """(items sorted ascending, scores n x 6 float64 (0 = not proposed), ranks n x 6 float64
-        (NaN = not proposed), spread): one user's rows of `CandidateIndex.candidates`."""
-        batch = self.candidates_many(np.array([user]), exclude_purchased)
-        return batch.items, batch.scores, batch.ranks, batch.spreads[0]
-
-    # -- features and ranking --------------------------------------------------------------------
-
-    def features_many(self, batch: CandidateBatch) -> np.ndarray:
-        """float32, one row per candidate, equal to `pair_features` for these (user, item) pairs."""
-        items, scores, ranks, owner = batch.items, batch.scores, batch.ranks, batch.owner
-        users = batch.users[owner]
-        out = np.empty((len(items), len(FEATURES)), dtype=np.float32)
-        for column, source in enumerate(SOURCES):
-            out[:, _COLUMN[f"{source}_score"]] = scores[:, column]
-            if source != "trending":
-                out[:, _COLUMN[f"{source}_rank"]] = ranks[:, column]
-        out[:, _COLUMN["n_sources"]] = np.isfinite(ranks).sum(axis=1)
-        out[:, _COLUMN["als_dot"]] = np.einsum("ij,ij->i", self.user_factors[users],
-                                               self.item_factors[items])
-        for name, matrix in (("ui_weight", self.history), ("ui_purchases", self.purchase_counts)):
-            out[:, _COLUMN[name]] = self._dense_rows(matrix, batch.users, np.float32)[owner, items]
-        last = self._dense_rows(self.last_seen_days, batch.users, np.float32)[owner, items]
-        out[:, _COLUMN["ui_days_since_last"]] = np.where(last > 0, last - 1, np.nan)
-        category = self.index.category_codes[items]
-        out[:, _COLUMN["uc_share"]] = self.index.user_category_share[users, category]
-        out[:, _COLUMN["uc_days_since_last"]] = self.index.user_category_days[users, category]
-        first = _COLUMN[USER_STATS[0]]
-        out[:, first:first + len(USER_STATS)] = self.user_stats[users]
-        first = _COLUMN[ITEM_STATS[0]]
-        out[:, first:first + len(ITEM_STATS)] = self.item_stats[items]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, _COLUMN["price_ratio"]] = self.item_price[items] / self.user_avg_price[users]
-        return out
-
-    def features(self, user: int, items: np.ndarray, scores: np.ndarray,
-                 ranks: np.ndarray) -> np.ndarray:
-        """`features_many` for one user's candidates."""
-        return self.features_many(CandidateBatch(np.array([user]), np.zeros(len(items), np.int64),
-                                             items, scores, ranks, [{}]))
-
-    def rank_many(self, users, exclude_purchased: bool = False) -> list[Ranked]:
-        """Per user, all candidates scored by the ranker, best first: one booster call for all
-        of them (what a micro-batch of concurrent requests shares). In three steps for a caller
-        that runs the booster elsewhere: `prepare`, `predict`, `ranked`."""
-        batch, features = self.prepare(users, exclude_purchased)
-        return self.ranked(batch, self.predict(features))
-
     def prepare(self, users, exclude_purchased: bool = False) -> tuple[CandidateBatch, np.ndarray]:
-        """The users' candidates and their feature rows (the booster's input)."""
-        batch = self.candidates_many(np.asarray(users, dtype=np.int64), exclude_purchased)
-        return batch, self.features_many(batch)
+        """The users' candidates (their rows of `CandidateIndex.candidates`) and their feature rows
+        (equal to `pair_features`: the booster's input)."""
+        users = np.asarray(users, dtype=np.int64)
+        *candidates, features = _candidate_pass(users, bool(exclude_purchased), self.per_source,
+                                                len(FEATURES), self._tables)
+        return CandidateBatch(users, *candidates), features
+
+    def score(self, users, exclude_purchased: bool = False) -> tuple[CandidateBatch, np.ndarray]:
+        """The users' candidates and the ranker's score of each: the compiled pass and the booster
+        call, both without the GIL for most of their time."""
+        batch, features = self.prepare(users, exclude_purchased)
+        return batch, self.predict(features)
 
     def ranked(self, batch: CandidateBatch, predicted: np.ndarray) -> list[Ranked]:
         """Per user of the batch, its candidates by descending `predicted`."""
-        strongest = self._source_names[
-            np.where(np.isnan(batch.ranks), np.inf, batch.ranks).argmin(axis=1)]
         # By user, then by descending score; ties keep item order (a stable sort, as per user).
         order = np.lexsort((-predicted, batch.owner))
-        items, predicted, strongest = batch.items[order], predicted[order], strongest[order]
+        items, predicted = batch.items[order], predicted[order]
+        sources, anchors = self._source_names[batch.strongest[order]], batch.anchors[order]
         bounds = np.r_[0, np.cumsum(np.bincount(batch.owner, minlength=len(batch.users)))]
-        return [Ranked(user, items[a:b], predicted[a:b], strongest[a:b], spread)
-                for user, a, b, spread in zip(batch.users.tolist(), bounds[:-1].tolist(),
-                                              bounds[1:].tolist(), batch.spreads, strict=True)]
+        return [Ranked(user, items[a:b], predicted[a:b], sources[a:b], anchors[a:b])
+                for user, a, b in zip(batch.users.tolist(), bounds[:-1].tolist(),
+                                      bounds[1:].tolist(), strict=True)]
+
+    def rank_many(self, users, exclude_purchased: bool = False) -> list[Ranked]:
+        """Per user, all candidates scored by the ranker, best first: one booster call for all
+        of them (what a micro-batch of concurrent requests shares)."""
+        return self.ranked(*self.score(users, exclude_purchased))
 
     def rank(self, user: int, exclude_purchased: bool = False) -> Ranked:
         """All of the user's candidates, scored by the ranker, best first."""
@@ -362,21 +202,167 @@ class OnlineScorer:
         return items, scores, reasons + ["trending"] * len(fill)
 
 
-def _top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """`ml.candidates.top_k` (the same partition and stable sort, so the same result) with plain
-    fancy indexing instead of take_along_axis, whose set-up costs more than the work here."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    rows = np.arange(len(scores))[:, None]
-    part_scores = scores[rows, part]
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    return part[rows, order], part_scores[rows, order]
+@njit(**JIT)
+def _candidate_pass(users, exclude, per_source, n_features, tables):
+    """`CandidateIndex.candidates` and `pair_features` for a few users, in one pass: (owner,
+    items, scores, ranks, strongest, anchors, features); see `CandidateBatch`. `tables`:
+    `OnlineScorer._tables`."""
+    (history, profiles, content, copurchase, purchases, purchase_counts, last_seen,
+     user_factors, item_factors, item_factors_t, trending, popularity, category_codes,
+     user_segment, shared_items, shared_scores, category_share, category_days, user_stats,
+     item_stats, item_price, user_avg_price, layout) = tables
+    n_users, n_items, n_sources = len(users), len(trending), 6
+    k = min(per_source, n_items)
+    capacity = n_users * n_sources * k
+    owner = np.empty(capacity, np.int64)
+    items = np.empty(capacity, np.int64)
+    scores = np.zeros((capacity, n_sources))
+    ranks = np.full((capacity, n_sources), np.nan)
+    strongest = np.empty(capacity, np.int64)
+    anchors = np.empty(capacity, np.int64)
+    features = np.empty((capacity, n_features), np.float32)
 
+    dense32 = np.zeros(n_items, np.float32)
+    # Per item, for content (0) and copurchase (1): the largest product of the user's profile x
+    # neighbours that reached it (the first, in the product's order, on ties) and its origin.
+    best_product = np.full((2, n_items), -1.0, np.float32)
+    best_origin = np.full((2, n_items), -1, np.int64)
+    dense = np.zeros(n_items)
+    excluded = np.zeros(n_items, np.bool_)
+    position = np.full(n_items, -1, np.int64)
+    weight = np.zeros(n_items, np.float32)
+    bought = np.zeros(n_items, np.float32)
+    seen = np.zeros(n_items, np.float32)
+    top_items = np.zeros((n_sources, k), np.int64)
+    top_scores = np.zeros((n_sources, k))
+    keep = np.zeros((n_sources, k), np.bool_)
+    union = np.empty(n_sources * k, np.int64)
+    rows = 0
+    for b in range(n_users):
+        user = users[b]
+        if exclude:
+            for e in range(purchase_counts[0][user], purchase_counts[0][user + 1]):
+                if purchase_counts[2][e] > 0:
+                    excluded[purchase_counts[1][e]] = True
+        members = 0
+        for s in range(n_sources if k > 0 else 0):
+            if s >= 4 and not exclude:  # trending, segment: the same top for many users
+                shared = 0 if s == 4 else 1 + user_segment[user]
+                top_items[s] = shared_items[shared]
+                top_scores[s] = shared_scores[shared]
+            else:
+                if s == 0:
+                    factor_row(user_factors, user, item_factors_t, dense32)
+                    dense[:] = dense32
+                elif s == 1 or s == 2:
+                    neighbors = content if s == 1 else copurchase
+                    dense32[:] = 0.0
+                    for e in range(profiles[0][user], profiles[0][user + 1]):
+                        origin = profiles[1][e]
+                        share = profiles[2][e]
+                        for m in range(neighbors[0][origin], neighbors[0][origin + 1]):
+                            column = neighbors[1][m]
+                            product = share * neighbors[2][m]
+                            dense32[column] += product
+                            if product > best_product[s - 1, column]:
+                                best_product[s - 1, column] = product
+                                best_origin[s - 1, column] = origin
+                    dense[:] = dense32
+                elif s == 3:
+                    dense[:] = 0.0
+                    for e in range(purchases[0][user], purchases[0][user + 1]):
+                        dense[purchases[1][e]] = purchases[2][e]
+                elif s == 4:
+                    dense[:] = trending
+                else:
+                    for j in range(n_items):
+                        dense[j] = popularity[j] if category_codes[j] == user_segment[user] else 0.0
+                if exclude:
+                    for j in range(n_items):
+                        if excluded[j]:
+                            dense[j] = 0.0
+                top_k_into(dense, k, top_items[s], top_scores[s])
+            for r in range(k):
+                item = top_items[s, r]
+                if s == 0:
+                    kept = np.isfinite(top_scores[s, r]) and not excluded[item]
+                else:
+                    kept = top_scores[s, r] > 0
+                keep[s, r] = kept
+                if kept and position[item] == -1:
+                    position[item] = -2
+                    union[members] = item
+                    members += 1
+        chosen = np.sort(union[:members])
+        for m in range(members):
+            position[chosen[m]] = rows + m
+            owner[rows + m] = b
+            items[rows + m] = chosen[m]
+        for s in range(n_sources if k > 0 else 0):
+            for r in range(k):
+                if keep[s, r]:
+                    row = position[top_items[s, r]]
+                    scores[row, s] = top_scores[s, r]
+                    ranks[row, s] = r + 1
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The concatenation of arange(start, start + length) for each pair (CSR row slices)."""
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(int(lengths.sum())) + offsets
+        for e in range(history[0][user], history[0][user + 1]):
+            weight[history[1][e]] = history[2][e]
+        for e in range(purchase_counts[0][user], purchase_counts[0][user + 1]):
+            bought[purchase_counts[1][e]] = purchase_counts[2][e]
+        for e in range(last_seen[0][user], last_seen[0][user + 1]):
+            seen[last_seen[1][e]] = last_seen[2][e]
+        for row in range(rows, rows + members):
+            item = items[row]
+            out = features[row]
+            found = 0
+            for s in range(n_sources):
+                out[layout[s]] = scores[row, s]
+                if layout[n_sources + s] >= 0:
+                    out[layout[n_sources + s]] = ranks[row, s]
+                if np.isfinite(ranks[row, s]):
+                    found += 1
+            lowest = 0
+            for s in range(1, n_sources):
+                if ranks[row, s] < ranks[row, lowest] or np.isnan(ranks[row, lowest]):
+                    lowest = s
+            strongest[row] = lowest
+            anchors[row] = best_origin[lowest - 1, item] if lowest == 1 or lowest == 2 else -1
+            single = 2 * n_sources
+            out[layout[single]] = found
+            out[layout[single + 1]] = pair_dot(user_factors, user, item_factors, item)
+            out[layout[single + 2]] = weight[item]
+            out[layout[single + 3]] = bought[item]
+            last = seen[item]
+            out[layout[single + 4]] = last - np.float32(1.0) if last > 0 else np.nan
+            category = category_codes[item]
+            out[layout[single + 5]] = category_share[user, category]
+            out[layout[single + 6]] = category_days[user, category]
+            for c in range(user_stats.shape[1]):
+                out[layout[single + 7] + c] = user_stats[user, c]
+            for c in range(item_stats.shape[1]):
+                out[layout[single + 8] + c] = item_stats[item, c]
+            out[layout[single + 9]] = item_price[item] / user_avg_price[user]
+
+        # Leave the scratch rows as they were for the next user.
+        for m in range(members):
+            position[chosen[m]] = -1
+        for e in range(history[0][user], history[0][user + 1]):
+            weight[history[1][e]] = 0.0
+        for e in range(purchase_counts[0][user], purchase_counts[0][user + 1]):
+            bought[purchase_counts[1][e]] = 0.0
+            excluded[purchase_counts[1][e]] = False
+        for e in range(last_seen[0][user], last_seen[0][user + 1]):
+            seen[last_seen[1][e]] = 0.0
+        for e in range(profiles[0][user], profiles[0][user + 1]):
+            origin = profiles[1][e]
+            for s in (1, 2):
+                neighbors = content if s == 1 else copurchase
+                for m in range(neighbors[0][origin], neighbors[0][origin + 1]):
+                    best_product[s - 1, neighbors[1][m]] = -1.0
+                    best_origin[s - 1, neighbors[1][m]] = -1
+        rows += members
+    return (owner[:rows], items[:rows], scores[:rows], ranks[:rows], strongest[:rows],
+            anchors[:rows], features[:rows])
 
 
 class _DensePredictor:

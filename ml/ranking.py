@@ -15,6 +15,7 @@ import pandas as pd
 import xgboost as xgb
 
 from ml.candidates import SOURCES, CandidateIndex
+from ml.kernels import pair_dots
 
 USER_STATS = (
     "u_events",
@@ -94,7 +95,7 @@ def pair_features(index: CandidateIndex, pairs: pd.DataFrame) -> np.ndarray:
             columns[f"{source}_rank"] = pairs[f"{source}_rank"].to_numpy(dtype=np.float32)
     ranks = pairs[[f"{s}_rank" for s in SOURCES]].to_numpy()
     columns["n_sources"] = np.isfinite(ranks).sum(axis=1).astype(np.float32)
-    columns["als_dot"] = np.einsum("ij,ij->i", index.user_factors[user], index.item_factors[item])
+    columns["als_dot"] = pair_dots(index.user_factors, user, index.item_factors, item)
     columns["ui_weight"] = _lookup(index.history, user, item)
     columns["ui_purchases"] = _lookup(index.purchase_counts, user, item)
     last = _lookup(index.last_seen_days, user, item)

@@ -50,6 +50,25 @@ class TrainingParams:
             RankerParams(**values["ranker"]),
         )
 
+    def with_changes(self, changes: dict) -> TrainingParams:
+        """These settings with some changed, by stage: {"als": {"factors": 32}, "ranker": {...}}.
+        An unknown stage or setting, or a value of the wrong type, is a ValueError naming it."""
+        stages = asdict(self)
+        for stage, values in changes.items():
+            if stage not in stages:
+                raise ValueError(f"{stage}: unknown stage; expected one of {sorted(stages)}")
+            for name, value in values.items():
+                if name not in stages[stage]:
+                    raise ValueError(f"{stage}.{name}: unknown setting; expected one of "
+                                     f"{sorted(stages[stage])}")
+                default = stages[stage][name]
+                if not isinstance(value, type(default)) and not (
+                        isinstance(default, float) and isinstance(value, int)):
+                    raise ValueError(f"{stage}.{name}: expected {type(default).__name__}, got "
+                                     f"{value!r}")
+                stages[stage][name] = type(default)(value)
+        return TrainingParams.from_dict(stages)
+
 
 @dataclass(frozen=True)
 class TuningBudget:
@@ -167,7 +186,9 @@ def tune(
     progress=print,
 ) -> tuple[TrainingParams, list[dict]]:
     """Random search on the validation window: ALS first (ALS-alone NDCG@10), then the ranker
-    (hybrid NDCG@10, protocol `all`) on candidates from the best ALS. Returns every trial."""
+    (hybrid NDCG@10, protocol `all`) on candidates from the best ALS; and, when that ALS is not
+    `base`'s, the hybrid of `base` as it is, so that the result is never worse on this window
+    than the settings tuning started from. Returns the best settings and every trial."""
     rng = np.random.default_rng(budget.seed)
     trials: list[dict] = []
     cutoff, end = windows.validation_start, windows.test_start
@@ -187,26 +208,31 @@ def tune(
         if score > best_score:
             best_als, best_score = als, score
 
-    params = replace(base, als=best_als)
-    features, labels, users = ranker_training_set(
-        log, catalog, cutoff, windows.validation_days, params
-    )
-    best_index = fit_index(log, catalog, cutoff, params.als, params.candidates)
-    evaluation = evaluation_set(best_index, log, end, "all")
-    best_ranker, best_score = base.ranker, -1.0
-    for trial in range(budget.ranker_trials):
-        ranker = base.ranker if trial == 0 else replace(base.ranker, **_sample(RANKER_SPACE, rng))
-        started = time.monotonic()
-        model = HybridModel(best_index, fit_ranker(features, labels, users, ranker))
-        score = _hybrid_report(model, evaluation, exclude=False)["ndcg@10"]
-        trials.append(_trial("ranker", ranker, score, started))
-        progress(
-            f"  tuning ranker {trial + 1}/{budget.ranker_trials}: ndcg@10={score:.4f} "
-            f"{asdict(ranker)}"
+    rankers = [base.ranker] + [replace(base.ranker, **_sample(RANKER_SPACE, rng))
+                               for _ in range(budget.ranker_trials - 1)]
+    contenders = [(replace(base, als=best_als), rankers)]
+    if best_als != base.als:
+        contenders.append((base, [base.ranker]))
+    best, best_score = base, -1.0
+    for params, stage_rankers in contenders:
+        features, labels, users = ranker_training_set(
+            log, catalog, cutoff, windows.validation_days, params
         )
-        if score > best_score:
-            best_ranker, best_score = ranker, score
-    return replace(params, ranker=best_ranker), trials
+        trial_index = fit_index(log, catalog, cutoff, params.als, params.candidates)
+        evaluation = evaluation_set(trial_index, log, end, "all")
+        for ranker in stage_rankers:
+            started = time.monotonic()
+            model = HybridModel(trial_index, fit_ranker(features, labels, users, ranker))
+            score = _hybrid_report(model, evaluation, exclude=False)["ndcg@10"]
+            if params is base and best_als != base.als:
+                trials.append(_trial("as started", params, score, started))
+                progress(f"  tuning: the starting settings: ndcg@10={score:.4f}")
+            else:
+                trials.append(_trial("ranker", ranker, score, started))
+                progress(f"  tuning ranker: ndcg@10={score:.4f} {asdict(ranker)}")
+            if score > best_score:
+                best, best_score = replace(params, ranker=ranker), score
+    return best, trials
 
 
 def _trial(stage: str, params, score: float, started: float) -> dict:

@@ -37,7 +37,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 
 import bentoml
@@ -49,7 +48,7 @@ from starlette.responses import JSONResponse
 from ml.bundle import Bundle, load_bundle
 from ml.consent import ConsentSnapshot, load_consent
 from ml.online import CandidateBatch, OnlineScorer, Ranked
-from serving import GC_THRESHOLDS
+from serving import GC_THRESHOLDS, GIL_SWITCH_INTERVAL_S
 from serving.batching import BoosterThread, MicroBatcher, one_by_one
 from serving.rules import AnswerCache, ServingSettings, allowed_mask, diversify, load_settings
 from serving.schemas import (
@@ -168,7 +167,6 @@ class ModelState:
 
 _NO_ITEMS = np.zeros(0, dtype=np.int64)
 _NO_ITEMS.flags.writeable = False
-_NO_FEATURES = np.zeros((0, 0), dtype=np.float32)
 
 
 def _segment_scores(folder: Path, index) -> dict[str, np.ndarray]:
@@ -229,7 +227,8 @@ class Candidates:
 @dataclass(frozen=True)
 class RecommendWork:
     """A batch of recommend requests between `Engine.prepare_recommend` and
-    `Engine.complete_recommend`: `predict(features)` is the only step left between them."""
+    `Engine.complete_recommend`: `score()`, the ranker's pass over the candidates of `users`, is
+    the only step left between them (the service runs it on its booster thread)."""
 
     requests: list
     started: float
@@ -237,10 +236,11 @@ class RecommendWork:
     keys: list
     cached: list
     who: dict
-    users: list
-    batch: CandidateBatch | None  # None when no request needs the ranker
-    features: np.ndarray
-    predict: object  # features -> scores, the booster of `state`
+    users: list  # the users whose answers need the ranker, none when every answer is cached
+    exclude_purchased: bool
+
+    def score(self) -> tuple[CandidateBatch, np.ndarray]:
+        return self.state.scorer.score(self.users, self.exclude_purchased)
 
 
 class Engine:
@@ -400,23 +400,11 @@ class Engine:
                                             origins[first][order].astype(np.int64)))
         return result.where(~np.isin(result.items, anchors))
 
-    def _personal(self, state: ModelState, user: int,
-                  ranked: Ranked | None = None) -> tuple[Candidates, Ranked]:
+    def _personal(self, state: ModelState, user: int, ranked: Ranked | None = None) -> Candidates:
         if ranked is None:
             ranked = state.scorer.rank(user, exclude_purchased=self.settings.exclude_purchased)
-        head = Candidates(ranked.items, ranked.scores.astype(np.float64), ranked.sources,
-                          np.full(len(ranked.items), -1, np.int64))
-        return head, ranked
-
-    @staticmethod
-    def _explain(chosen: Candidates, ranked: Ranked) -> Candidates:
-        """Fill in which history item made `content` / `copurchase` propose each chosen item
-        (done after selection: only for the few items shown)."""
-        for source in ("content", "copurchase"):
-            mask = chosen.sources == source
-            if mask.any():
-                chosen.anchors[mask] = ranked.anchors(chosen.items[mask], source)
-        return chosen
+        return Candidates(ranked.items, ranked.scores.astype(np.float64), ranked.sources,
+                          ranked.anchors)
 
     def _items(self, state: ModelState, chosen: Candidates) -> list[dict]:
         """The fields of each `Item`, validated by the response model that holds them (one
@@ -442,11 +430,11 @@ class Engine:
         ranking pass (one booster call for all their candidates). The service runs the same
         three steps with the booster call on another thread (serving/batching.py)."""
         work = self.prepare_recommend(requests)
-        return self.complete_recommend(work, work.predict(work.features))
+        return self.complete_recommend(work, work.score() if work.users else None)
 
     def prepare_recommend(self, requests: list[tuple[RecommendRequest, str]]) -> RecommendWork:
-        """Cache lookups, personalization, and the candidates and features of the personal
-        requests the cache does not answer."""
+        """Cache lookups, and who of the requests the cache does not answer gets a personal
+        answer."""
         started = time.perf_counter()
         state = self._current()
         keys = [self._recommend_key(state, request) for request, _ in requests]
@@ -454,15 +442,14 @@ class Engine:
         who = {i: self._personalization(state, request.user_id)
                for i, (request, _) in enumerate(requests) if cached[i] is None}
         users = sorted({user for user, _ in who.values() if user is not None})
-        batch, features = (state.scorer.prepare(users, self.settings.exclude_purchased) if users
-                           else (None, _NO_FEATURES))
-        return RecommendWork(requests, started, state, keys, cached, who, users, batch, features,
-                             state.scorer.predict)
+        return RecommendWork(requests, started, state, keys, cached, who, users,
+                             self.settings.exclude_purchased)
 
-    def complete_recommend(self, work: RecommendWork, predicted: np.ndarray) -> list[ItemsResponse]:
-        """The answers, from the booster's scores of `work.features`."""
+    def complete_recommend(self, work: RecommendWork,
+                           scored: tuple[CandidateBatch, np.ndarray] | None) -> list[ItemsResponse]:
+        """The answers, from `work.score()` (None when `work.users` is empty)."""
         state = work.state
-        ranked = (dict(zip(work.users, state.scorer.ranked(work.batch, predicted), strict=True))
+        ranked = (dict(zip(work.users, state.scorer.ranked(*scored), strict=True))
                   if work.users else {})
         answers, log = [], []
         for i, ((request, request_id), key) in enumerate(zip(work.requests, work.keys,
@@ -493,7 +480,7 @@ class Engine:
         excluded = np.concatenate([viewed, cart, state.resolve(request.exclude_item_ids, unknown)])
         tail = self._trending(state)
         if user is not None:
-            candidates, ranked = self._personal(state, user, ranked)
+            candidates = self._personal(state, user, ranked)
         elif len(cart) or len(viewed):
             # Not personal: what relates to the items in front of the visitor, then trending.
             sources = ("copurchase", "content") if len(cart) else ("content", "copurchase")
@@ -502,8 +489,6 @@ class Engine:
             candidates, tail = self._trending(state), None
         chosen = self._select(candidates, self._allowed(state, excluded, user), request.k, state,
                               diverse=True, tail=tail)
-        if ranked is not None:
-            chosen = self._explain(chosen, ranked)
         return ItemsResponse(request_id="", model_version=state.version,
                              placement=request.placement, personalized=user is not None,
                              fallback_reason=fallback, unknown_item_ids=unknown,
@@ -576,18 +561,15 @@ class Engine:
         carousels = []
 
         def add(carousel_id: str, title: str, candidates: Candidates, diverse: bool,
-                ranked: Ranked | None = None, tail: Candidates | None = None) -> None:
+                tail: Candidates | None = None) -> None:
             chosen = self._select(candidates, allowed, k, state, diverse, tail)
-            if ranked is not None:
-                chosen = self._explain(chosen, ranked)
             if len(chosen.items):
                 allowed[chosen.items] = False  # an item appears in one carousel only
                 carousels.append(Carousel(id=carousel_id, title=title,
                                           items=self._items(state, chosen)))
 
         if user is not None:
-            personal, ranked = self._personal(state, user)
-            add("picked_for_you", "Picked for you", personal, diverse=True, ranked=ranked,
+            add("picked_for_you", "Picked for you", self._personal(state, user), diverse=True,
                 tail=self._trending(state))
             recent = self._most_recent_item(state, user)
             if recent is not None:
@@ -868,6 +850,7 @@ class Recommender:
         self.engine = Engine(self.settings, Metrics.prometheus())
         self._stop = threading.Event()
         gc.set_threshold(*GC_THRESHOLDS)
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._booster = BoosterThread()
         self._batchers = {
             "recommend": MicroBatcher(self._prepare_recommend, self.engine.complete_recommend,
@@ -909,7 +892,7 @@ class Recommender:
 
     def _prepare_recommend(self, items: list[tuple[RecommendRequest, str]]):
         work = self.engine.prepare_recommend(items)
-        return work, (partial(work.predict, work.features) if work.users else None)
+        return work, (work.score if work.users else None)
 
     async def _answer(self, endpoint: str, request, ctx: bentoml.Context):
         request_id = _request_id(request.request_id, ctx)

@@ -17,8 +17,8 @@ Cases:
 - recommender, default settings (answer cache on): what a deployment with the defaults does on
   this traffic, where users repeat (hit rate reported from /metrics).
 All of it once per worker count in --workers (default: 1, then 2). Before the HTTP runs, the
-script times the Recommender's steps in process (`Engine.prepare_recommend`, the booster call,
-`Engine.complete_recommend`) per request, for a lone request and for batches of 5.
+script times the Recommender's steps in process (`Engine.prepare_recommend`, the booster
+thread's `RecommendWork.score`, `Engine.complete_recommend`) per request, for a lone request and for batches of 5.
 
 Reported: p50 / p90 / p99 latency, throughput, errors (socket errors and non-2xx answers) and the
 ratios to the trivial endpoint, into serving.md beside this file:
@@ -180,9 +180,9 @@ def engine_steps(home: Path, ids: list[str], seconds: float) -> dict:
                 t0 = time.perf_counter()
                 work = engine.prepare_recommend(requests[first:first + size])
                 t1 = time.perf_counter()
-                predicted = work.predict(work.features) if work.users else None
+                scored = work.score() if work.users else None
                 t2 = time.perf_counter()
-                engine.complete_recommend(work, predicted)
+                engine.complete_recommend(work, scored)
                 t3 = time.perf_counter()
                 spent["prepare"] += t1 - t0
                 spent["booster"] += t2 - t1
@@ -190,7 +190,7 @@ def engine_steps(home: Path, ids: list[str], seconds: float) -> dict:
                 answered += size
         steps[size] = {step: total * 1000 / answered for step, total in spent.items()}
     known = [u for u in (engine.state.user(user) for user in ids) if u is not None]
-    batch = engine.state.scorer.candidates_many(known)
+    batch, _ = engine.state.scorer.prepare(known)
     steps["candidates_per_user"] = batch.items.size / len(known)
     return steps
 
@@ -272,10 +272,10 @@ def write_report(path: Path, runs: dict[int, dict], steps: dict, args, command: 
         "",
         "| step | a lone request | in batches of 5 |",
         "|---|---|---|",
-        f"| prepare: candidates of 6 sources, 33 features | {one['prepare']:.3f} | "
+        f"| prepare: cache lookups, who gets a personal answer (loop) | {one['prepare']:.3f} | "
         f"{five['prepare']:.3f} |",
-        f"| booster: XGBoost over the candidates (GIL released) | {one['booster']:.3f} | "
-        f"{five['booster']:.3f} |",
+        f"| score: candidates of 6 sources, 33 features, XGBoost (booster thread, compiled, "
+        f"GIL released) | {one['booster']:.3f} | {five['booster']:.3f} |",
         f"| complete: ranking, rules, reasons, response, log line | {one['complete']:.3f} | "
         f"{five['complete']:.3f} |",
         f"| all | {total[1]:.3f} | {total[5]:.3f} |",
@@ -283,11 +283,12 @@ def write_report(path: Path, runs: dict[int, dict], steps: dict, args, command: 
         "A worker is one event loop thread. Concurrent recommend requests are answered in",
         "micro-batches (`serving/batching.py`): the requests that arrive while one batch is being",
         "answered form the next, so 8 clients make batches of about 4-6; a batch shares one",
-        "candidate pass and one XGBoost call, which runs on a separate thread while the loop",
-        "prepares the next batch and answers the previous one. What bounds a worker is the",
-        "loop thread's Python work: BentoML's own per request (the trivial endpoint's time",
-        "per request), plus prepare and complete, which take longer inside the server than in",
-        "process (the HTTP work in between evicts them from the CPU caches).",
+        "compiled candidate and feature pass and one XGBoost call, which run on a separate",
+        "thread without the GIL while the loop prepares the next batch and answers the previous",
+        "one. What bounds a worker is the loop thread's Python work: BentoML's own per request",
+        "(the trivial endpoint's time per request), plus prepare and complete, which take longer",
+        "inside the server than in process (the HTTP work in between evicts them from the CPU",
+        "caches).",
         "",
     ]
     path.write_text("\n".join(lines))

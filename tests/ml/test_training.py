@@ -109,17 +109,39 @@ def test_baselines_rank_what_they_claim(log, catalog, windows):
         recommend_baseline(index, "oracle", np.array([buyer]), 5)
 
 
-def test_tuning_keeps_every_trial_and_starts_from_the_defaults(log, catalog, windows):
+def test_tuning_keeps_every_trial_and_never_returns_worse_than_its_start(log, catalog, windows):
     best, trials = tune(
         log,
         catalog,
         windows,
         FAST,
-        TuningBudget(als_trials=2, ranker_trials=2),
+        TuningBudget(als_trials=3, ranker_trials=2),
         progress=lambda _: None,
     )
-    assert [t["stage"] for t in trials] == ["als", "als", "ranker", "ranker"]
+    stages = [t["stage"] for t in trials]
+    assert stages[:5] == ["als", "als", "als", "ranker", "ranker"]
     assert trials[0]["params"] == FAST.to_dict()["als"]
-    als_best = max(trials[:2], key=lambda t: t["ndcg@10"])
-    assert best.to_dict()["als"] == als_best["params"]
+    als_best = max(trials[:3], key=lambda t: t["ndcg@10"])
+    if als_best is trials[0]:
+        assert stages[5:] == []
+    else:  # the starting settings as a whole are a contender too
+        assert stages[5:] == ["as started"] and trials[5]["params"] == FAST.to_dict()
+    winner = max(trials[3:], key=lambda t: t["ndcg@10"])
+    if winner["stage"] == "as started":
+        assert best == FAST
+    else:
+        assert best == replace(FAST, als=AlsParams(**als_best["params"]),
+                               ranker=RankerParams(**winner["params"]))
     assert TrainingParams.from_dict(best.to_dict()) == best
+
+
+def test_training_params_with_changes_are_validated():
+    changed = FAST.with_changes({"ranker": {"rounds": 7, "learning_rate": 1}, "als": {}})
+    assert changed.ranker.rounds == 7 and changed.ranker.learning_rate == 1.0
+    assert changed.als == FAST.als and changed.candidates == FAST.candidates
+    with pytest.raises(ValueError, match=r"^rankr: unknown stage"):
+        FAST.with_changes({"rankr": {"rounds": 7}})
+    with pytest.raises(ValueError, match=r"^ranker\.round: unknown setting"):
+        FAST.with_changes({"ranker": {"round": 7}})
+    with pytest.raises(ValueError, match=r"^ranker\.rounds: expected int, got '7'"):
+        FAST.with_changes({"ranker": {"rounds": "7"}})
