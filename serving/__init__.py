@@ -20,8 +20,9 @@ SERVICE = "serving.service:Recommender"
 # serving/service.py and by the benchmark's trivial services.
 GC_THRESHOLDS = (50_000, 10, 10)
 # A worker's booster thread (serving/batching.py) needs the GIL back after each compiled pass and
-# XGBoost call; while the event loop is busy it gets it after this interval (CPython: 5 ms).
-GIL_SWITCH_INTERVAL_S = 0.0002
+# XGBoost call; while the event loop is busy it gets it only after this interval (CPython's
+# default: 5 ms). 50 us: +9% uncached throughput over 0.2 ms and +15% over the default here.
+GIL_SWITCH_INTERVAL_S = 0.00005
 TELEMETRY_OFF = {"BENTOML_DO_NOT_TRACK": "true", "DO_NOT_TRACK": "1",
                  "OPENBLAS_NUM_THREADS": "1"}
 
