@@ -210,11 +210,11 @@ def tune(
 
     rankers = [base.ranker] + [replace(base.ranker, **_sample(RANKER_SPACE, rng))
                                for _ in range(budget.ranker_trials - 1)]
-    contenders = [(replace(base, als=best_als), rankers)]
+    contenders = [("ranker", replace(base, als=best_als), rankers)]
     if best_als != base.als:
-        contenders.append((base, [base.ranker]))
+        contenders.append(("as started", base, [base.ranker]))
     best, best_score = base, -1.0
-    for params, stage_rankers in contenders:
+    for stage, params, stage_rankers in contenders:
         features, labels, users = ranker_training_set(
             log, catalog, cutoff, windows.validation_days, params
         )
@@ -224,12 +224,8 @@ def tune(
             started = time.monotonic()
             model = HybridModel(trial_index, fit_ranker(features, labels, users, ranker))
             score = _hybrid_report(model, evaluation, exclude=False)["ndcg@10"]
-            if params is base and best_als != base.als:
-                trials.append(_trial("as started", params, score, started))
-                progress(f"  tuning: the starting settings: ndcg@10={score:.4f}")
-            else:
-                trials.append(_trial("ranker", ranker, score, started))
-                progress(f"  tuning ranker: ndcg@10={score:.4f} {asdict(ranker)}")
+            trials.append(_trial(stage, ranker if stage == "ranker" else params, score, started))
+            progress(f"  tuning {stage}: ndcg@10={score:.4f} {asdict(ranker)}")
             if score > best_score:
                 best, best_score = replace(params, ranker=ranker), score
     return best, trials
