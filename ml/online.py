@@ -48,8 +48,9 @@ _LAYOUT = np.array(
                                   "ui_days_since_last", "uc_share", "uc_days_since_last",
                                   USER_STATS[0], ITEM_STATS[0], "price_ratio")],
     dtype=np.int64)
-_TRENDING, _SEGMENT = SOURCES.index("trending"), SOURCES.index("segment")
-assert SOURCES[:4] == ("als", "content", "copurchase", "repeat")  # the order _candidate_pass uses
+# The position of each source in SOURCES, as `_candidate_pass` uses them.
+_ALS, _CONTENT, _COPURCHASE, _REPEAT, _TRENDING, _SEGMENT = range(6)
+assert SOURCES == ("als", "content", "copurchase", "repeat", "trending", "segment")
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,7 @@ class OnlineScorer:
 
     def __init__(self, model: HybridModel) -> None:
         index = model.index
-        self.model = model
-        self.index = index
         self.booster = model.booster
-        self.n_items = index.catalog.size
         self.per_source = index.params.per_source
         self.history = _Csr.of(index.history)
         self.purchase_counts = _Csr.of(index.purchase_counts)
@@ -211,7 +209,7 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
      user_factors, item_factors, item_factors_t, trending, popularity, category_codes,
      user_segment, shared_items, shared_scores, category_share, category_days, user_stats,
      item_stats, item_price, user_avg_price, layout) = tables
-    n_users, n_items, n_sources = len(users), len(trending), 6
+    n_users, n_items, n_sources = len(users), len(trending), len(SOURCES)
     k = min(per_source, n_items)
     capacity = n_users * n_sources * k
     owner = np.empty(capacity, np.int64)
@@ -246,16 +244,16 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
                     excluded[purchase_counts[1][e]] = True
         members = 0
         for s in range(n_sources if k > 0 else 0):
-            if s >= 4 and not exclude:  # trending, segment: the same top for many users
-                shared = 0 if s == 4 else 1 + user_segment[user]
+            if s >= _TRENDING and not exclude:  # trending, segment: one top for many users
+                shared = 0 if s == _TRENDING else 1 + user_segment[user]
                 top_items[s] = shared_items[shared]
                 top_scores[s] = shared_scores[shared]
             else:
-                if s == 0:
+                if s == _ALS:
                     factor_row(user_factors, user, item_factors_t, dense32)
                     dense[:] = dense32
-                elif s == 1 or s == 2:
-                    neighbors = content if s == 1 else copurchase
+                elif s == _CONTENT or s == _COPURCHASE:
+                    neighbors = content if s == _CONTENT else copurchase
                     dense32[:] = 0.0
                     for e in range(profiles[0][user], profiles[0][user + 1]):
                         origin = profiles[1][e]
@@ -264,15 +262,15 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
                             column = neighbors[1][m]
                             product = share * neighbors[2][m]
                             dense32[column] += product
-                            if product > best_product[s - 1, column]:
-                                best_product[s - 1, column] = product
-                                best_origin[s - 1, column] = origin
+                            if product > best_product[s - _CONTENT, column]:
+                                best_product[s - _CONTENT, column] = product
+                                best_origin[s - _CONTENT, column] = origin
                     dense[:] = dense32
-                elif s == 3:
+                elif s == _REPEAT:
                     dense[:] = 0.0
                     for e in range(purchases[0][user], purchases[0][user + 1]):
                         dense[purchases[1][e]] = purchases[2][e]
-                elif s == 4:
+                elif s == _TRENDING:
                     dense[:] = trending
                 else:
                     for j in range(n_items):
@@ -284,7 +282,7 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
                 top_k_into(dense, k, top_items[s], top_scores[s])
             for r in range(k):
                 item = top_items[s, r]
-                if s == 0:
+                if s == _ALS:
                     kept = np.isfinite(top_scores[s, r]) and not excluded[item]
                 else:
                     kept = top_scores[s, r] > 0
@@ -326,7 +324,8 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
                 if ranks[row, s] < ranks[row, lowest] or np.isnan(ranks[row, lowest]):
                     lowest = s
             strongest[row] = lowest
-            anchors[row] = best_origin[lowest - 1, item] if lowest == 1 or lowest == 2 else -1
+            anchors[row] = (best_origin[lowest - _CONTENT, item]
+                            if lowest == _CONTENT or lowest == _COPURCHASE else -1)
             single = 2 * n_sources
             out[layout[single]] = found
             out[layout[single + 1]] = pair_dot(user_factors, user, item_factors, item)
@@ -355,11 +354,11 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
             seen[last_seen[1][e]] = 0.0
         for e in range(profiles[0][user], profiles[0][user + 1]):
             origin = profiles[1][e]
-            for s in (1, 2):
-                neighbors = content if s == 1 else copurchase
+            for s in (_CONTENT, _COPURCHASE):
+                neighbors = content if s == _CONTENT else copurchase
                 for m in range(neighbors[0][origin], neighbors[0][origin + 1]):
-                    best_product[s - 1, neighbors[1][m]] = -1.0
-                    best_origin[s - 1, neighbors[1][m]] = -1
+                    best_product[s - _CONTENT, neighbors[1][m]] = -1.0
+                    best_origin[s - _CONTENT, neighbors[1][m]] = -1
         rows += members
     return (owner[:rows], items[:rows], scores[:rows], ranks[:rows], strongest[:rows],
             anchors[:rows], features[:rows])

@@ -5,13 +5,14 @@ batches: those that arrive while a batch is being answered form the next one. No
 batch to fill: a lone request is answered at once, and under concurrent load the batches grow by
 themselves. A batch goes through three steps:
 
-1. `prepare` on the loop: for recommend, the candidates and features of all its requests;
-2. a job on the booster thread: one XGBoost call over all those candidates;
+1. `prepare` on the loop: for recommend, cache lookups and who gets a personal answer;
+2. a job on the booster thread: for recommend, the compiled candidate and feature pass of all its
+   personal requests and one XGBoost call over their candidates;
 3. `complete` on the loop: rules, reasons, the answers.
 
-The steps of consecutive batches overlap: when batch N's booster call returns, batch N+1 is
-prepared and handed to the booster before batch N is completed, so the booster scores N+1 while
-the loop completes N and sends its answers (XGBoost releases the GIL while it walks its trees).
+The steps of consecutive batches overlap: when batch N's job returns, batch N+1 is prepared and
+handed to the booster before batch N is completed, so the booster scores N+1 while the loop
+completes N and sends its answers (the compiled pass and XGBoost release the GIL).
 Preparing and completing stay on the loop thread: two Python threads that both need the GIL only
 take turns, and their hand-overs cost more than they save.
 """
