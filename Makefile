@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MANIFEST := transforms/target/manifest.json
 DBT_SOURCES := $(shell find transforms -path transforms/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: install demo test ui serve lint manifest clean
+.PHONY: install demo test ui serve lint manifest clean chromium
 
 install: $(STAMP) $(MANIFEST)
 
@@ -28,8 +28,17 @@ manifest: $(MANIFEST)
 demo: install
 	$(BIN)/tailor demo
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -q
+
+# The governance browser test drives Debian's Chromium (`playwright install` cannot download
+# browsers here). Idempotent: apt runs only when the binary is missing (CI's clean clone, as root).
+CHROMIUM := /usr/bin/chromium
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 ui: install
 	$(BIN)/tailor ui

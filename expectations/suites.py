@@ -8,21 +8,30 @@ except where a broken key would silently corrupt a model (user-item uniqueness).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from ml.schema import CUSTOMER_COLUMNS, EVENT_COLUMNS, EVENT_TYPES, PRODUCT_COLUMNS
+from ml.schema import (
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    PRODUCT_COLUMNS,
+    QUARANTINE_REASONS,
+)
 
 SEGMENTS = ("new", "active", "loyal", "at_risk", "churned")
 PRICE_BANDS = ("budget", "mid", "premium")
+ALL_REASONS = "all reasons"
 
 
 @dataclass(frozen=True)
 class SuiteParams:
-    """Thresholds a shop tunes; defaults suit the built-in synthetic store."""
+    """Thresholds a shop tunes (docs/data-contract.md, "Gates"); defaults suit the synthetic
+    store and the public datasets. The run-time knobs are orchestration's DataGateConfig."""
 
     as_of: datetime  # the load's reference time: freshness is measured against it
     min_events: int = 100
@@ -30,6 +39,66 @@ class SuiteParams:
     min_users: int = 10
     min_items: int = 10
     max_quantity: int = 10_000
+    # Quarantine, as a share of a raw table's rows as read: above a limit, the table's gate fails.
+    # Real exports lose about 1-3% (Online Retail: duplicates, fees); half a file is a format bug.
+    max_quarantine_share: float = 0.10  # all reasons together
+    max_quarantine_share_per_reason: float = 0.05  # any one reason, unless overridden below
+    max_quarantine_share_by_reason: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int | float) and value < 0:
+                raise ValueError(f"{f.name}: must be >= 0, got {value}")
+        shares = {
+            "max_quarantine_share": self.max_quarantine_share,
+            "max_quarantine_share_per_reason": self.max_quarantine_share_per_reason,
+            **{
+                f"max_quarantine_share_by_reason.{r}": v
+                for r, v in self.max_quarantine_share_by_reason.items()
+            },
+        }
+        for name, share in shares.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name}: a share between 0 and 1 (0.05 = 5%), got {share}")
+        unknown = sorted(set(self.max_quarantine_share_by_reason) - set(QUARANTINE_REASONS))
+        if unknown:
+            raise ValueError(
+                f"max_quarantine_share_by_reason: unknown reason(s) {unknown}; "
+                f"reasons are {list(QUARANTINE_REASONS)}"
+            )
+
+
+def quarantine_breaches(
+    raw_rows: int, quarantined_by_reason: Mapping[str, int], p: SuiteParams
+) -> dict[str, str]:
+    """{reason, or ALL_REASONS: message} for each quarantine limit one raw table broke.
+
+    A share is of the rows as read (loaded + quarantined); a share equal to its limit passes.
+    """
+    if raw_rows <= 0:
+        return {}
+    breaches = {}
+    for reason, n in sorted(quarantined_by_reason.items(), key=lambda item: (-item[1], item[0])):
+        limit = p.max_quarantine_share_by_reason.get(reason, p.max_quarantine_share_per_reason)
+        if n / raw_rows > limit:
+            breaches[reason] = _quarantine_text(reason, n, raw_rows, limit)
+    total = sum(quarantined_by_reason.values())
+    if total / raw_rows > p.max_quarantine_share:
+        breaches[ALL_REASONS] = _quarantine_text(
+            ALL_REASONS, total, raw_rows, p.max_quarantine_share
+        )
+    return breaches
+
+
+def _quarantine_text(label: str, n: int, raw_rows: int, limit: float) -> str:
+    share = n / raw_rows
+    # One decimal, unless it would print a share just above its limit as equal to it.
+    digits = 1 if f"{share:.1%}" != f"{limit:.1%}" else 3
+    return (
+        f"{label}: {n:,} of {raw_rows:,} rows ({share:.{digits}%}) quarantined, "
+        f"limit {limit:.1%}"
+    )
 
 
 def raw_events_suite(p: SuiteParams) -> gx.ExpectationSuite:

@@ -19,7 +19,6 @@ import xgboost as xgb
 from ml.candidates import CandidateIndex, CandidateParams
 from ml.data import Catalog
 from ml.model import HybridModel
-from ml.schema import GUEST_PREFIX
 
 BUNDLE_FORMAT = 1
 SPARSE = (
@@ -53,62 +52,6 @@ class Bundle:
     @property
     def version(self) -> str:
         return self.metadata["version"]
-
-    def recommend(self, user_id: str, k: int, exclude_purchased: bool = False) -> pd.DataFrame:
-        """Top-k for one user: item_id, score, reason. Unknown users get what is trending."""
-        index = self.model.index
-        user = index.user_index.get(user_id)
-        if user is None or index.history[user].nnz == 0:
-            items = np.argsort(-index.trending, kind="stable")[:k]
-            return pd.DataFrame(
-                {
-                    "item_id": index.catalog.item_ids[items],
-                    "score": index.trending[items],
-                    "reason": "trending",
-                }
-            )
-        recs = self.model.recommend(np.array([user]), k, exclude_purchased=exclude_purchased)
-        return pd.DataFrame(
-            {
-                "item_id": index.catalog.item_ids[recs.items[0]],
-                "score": recs.scores[0],
-                "reason": recs.reasons[0],
-            }
-        )
-
-    def recommend_all(self, k: int, users: list[str] | None = None) -> pd.DataFrame:
-        """Top-k for every known customer (no guests): user_id, rank, item_id, score, reason."""
-        index = self.model.index
-        known = np.diff(index.history.indptr) > 0
-        customers = ~np.char.startswith(index.user_ids.astype(str), GUEST_PREFIX)
-        selected = np.flatnonzero(known & customers)
-        if users is not None:
-            selected = np.array(
-                sorted(
-                    index.user_index[u]
-                    for u in users
-                    if u in index.user_index and known[index.user_index[u]]
-                ),
-                dtype=np.int64,
-            )
-        frames = []
-        for start in range(0, len(selected), 2048):
-            block = selected[start : start + 2048]
-            recs = self.model.recommend(block, k)
-            lengths = [len(items) for items in recs.items]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "user_id": np.repeat(index.user_ids[block], lengths),
-                        "rank": np.concatenate([np.arange(1, n + 1) for n in lengths]),
-                        "item_id": index.catalog.item_ids[np.concatenate(recs.items)],
-                        "score": np.concatenate(recs.scores).astype(np.float32),
-                        "reason": np.concatenate(recs.reasons),
-                    }
-                )
-            )
-        columns = ["user_id", "rank", "item_id", "score", "reason"]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def save_bundle(model: HybridModel, folder: Path, metadata: dict) -> Path:

@@ -6,7 +6,12 @@ never recorded). Serving reads it with `load_consent(bundle_folder, fallback)`; 
 named by the serving settings (`TAILOR_CONSENT_PATH`, Parquet or CSV with the same two columns).
 
 `False` means the customer opted out: they get the non-personalized answer. `None` (never recorded,
-as in imported sources) and customers missing from the snapshot get `default`.
+as in imported sources) and customers missing from the snapshot get `default`: personalized unless
+the serving setting `consent_default` is false (`TAILOR_SERVING_CONSENT_DEFAULT=false`).
+
+`refusal` is the one decision of whether an answer may be personal; every surface (the HTTP
+service, `tailor recommend`, `tailor export-recommendations`, and later emails) asks it through
+serving.engine.Engine.
 """
 
 from __future__ import annotations
@@ -46,6 +51,19 @@ class ConsentSnapshot:
         return cls(opted_out=frozenset(ids[values.eq(False).fillna(False)].tolist()),
                    opted_in=frozenset(ids[values.eq(True).fillna(False)].tolist()),
                    default=default, source=source)
+
+
+NO_CONSENT = "no_consent"
+UNKNOWN_USER = "unknown_user"
+
+
+def refusal(consent: ConsentSnapshot, user_id: str, known: bool) -> str | None:
+    """Why `user_id` gets the non-personalized answer (`no_consent`, `unknown_user`: the model has
+    no history of them), or None when the answer may be personal. Consent comes first: an opted-out
+    user is reported as such whether or not the model knows them."""
+    if not consent.allows(user_id):
+        return NO_CONSENT
+    return None if known else UNKNOWN_USER
 
 
 def save_consent(customers: pd.DataFrame, folder: Path) -> Path:

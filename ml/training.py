@@ -188,7 +188,8 @@ def tune(
     """Random search on the validation window: ALS first (ALS-alone NDCG@10), then the ranker
     (hybrid NDCG@10, protocol `all`) on candidates from the best ALS; and, when that ALS is not
     `base`'s, the hybrid of `base` as it is, so that the result is never worse on this window
-    than the settings tuning started from. Returns the best settings and every trial."""
+    than the settings tuning started from. Returns the best settings and every trial; `progress`
+    gets a line after each trial (model_tuning passes its Dagster log)."""
     rng = np.random.default_rng(budget.seed)
     trials: list[dict] = []
     cutoff, end = windows.validation_start, windows.test_start
@@ -204,9 +205,9 @@ def tune(
         recs = recommend_baseline(trial_index, "als", evaluation.users, K)
         score = ranking_report(evaluation.truth, recs.as_dict(), catalog.size)["ndcg@10"]
         trials.append(_trial("als", als, score, started))
-        progress(f"  tuning als {trial + 1}/{budget.als_trials}: ndcg@10={score:.4f} {asdict(als)}")
         if score > best_score:
             best_als, best_score = als, score
+        progress(_progress_line(trials[-1], trial + 1, budget.als_trials, best_score))
 
     rankers = [base.ranker] + [replace(base.ranker, **_sample(RANKER_SPACE, rng))
                                for _ in range(budget.ranker_trials - 1)]
@@ -220,15 +221,34 @@ def tune(
         )
         trial_index = fit_index(log, catalog, cutoff, params.als, params.candidates)
         evaluation = evaluation_set(trial_index, log, end, "all")
-        for ranker in stage_rankers:
+        for n, ranker in enumerate(stage_rankers, 1):
             started = time.monotonic()
             model = HybridModel(trial_index, fit_ranker(features, labels, users, ranker))
             score = _hybrid_report(model, evaluation, exclude=False)["ndcg@10"]
             trials.append(_trial(stage, ranker if stage == "ranker" else params, score, started))
-            progress(f"  tuning {stage}: ndcg@10={score:.4f} {asdict(ranker)}")
             if score > best_score:
                 best, best_score = replace(params, ranker=ranker), score
+            progress(_progress_line(trials[-1], n, len(stage_rankers), best_score))
     return best, trials
+
+
+def _progress_line(trial: dict, n: int, of: int, best: float) -> str:
+    """What `tune` reports after each trial: stage, n/N, NDCG@10 and the best so far (of the ALS
+    stage, or of the hybrids), seconds, and the settings tried."""
+    settings = " ".join(f"{name}={value}" for name, value in _flat(trial["params"]).items())
+    return (f"tuning {trial['stage']} {n}/{of}: ndcg@10 {trial['ndcg@10']:.4f} "
+            f"(best {best:.4f}) in {trial['seconds']:.1f} s; {settings}")
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    """{"als": {"factors": 64}} -> {"als.factors": 64}."""
+    flat = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
 
 
 def _trial(stage: str, params, score: float, started: float) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from orchestration.lib.env import REPO_ROOT, TailorHome, configure_environment
 
 SOURCES = ("synthetic", "online-retail", "rees46", "files")
+PLACEMENTS = ("homepage", "product_page", "cart", "email")  # serving.schemas.Placement
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--products", type=Path, help="products file (files source only)")
     run.add_argument("--customers", type=Path, help="customers file (files source only)")
     run.add_argument("--as-of", help="reference time, ISO-8601 UTC (default: newest valid event)")
+    run.add_argument(
+        "--sep",
+        help="CSV separator of the files source: one character or tab, comma, semicolon, pipe "
+        "(default: found from each file's header)",
+    )
     _add_synthetic_options(run)
     run.set_defaults(handler=_run)
 
@@ -66,21 +71,28 @@ def build_parser() -> argparse.ArgumentParser:
     recommend = commands.add_parser(
         "recommend",
         help="recommendations for one user from the promoted model",
-        description="Top-k items for one user from the promoted model (unknown users get the "
-        "trending fallback).",
+        description="Top-k items for one user from the promoted model: the answer of the HTTP "
+        "service's /recommend (the same engine, consent decision, business rules and serving "
+        "settings, TAILOR_SERVING_*). Visitors the model does not know and customers without "
+        "personalization consent get the non-personalized answer, marked as such.",
     )
     recommend.add_argument("--user", required=True, help="user id")
-    recommend.add_argument("--k", type=_positive_int, default=10)
-    recommend.add_argument("--json", action="store_true", help="machine-readable output")
+    recommend.add_argument("--k", type=_k, default=10, help="items (1-100)")
+    recommend.add_argument("--placement", choices=PLACEMENTS, default="homepage")
+    recommend.add_argument("--json", action="store_true", help="the service's JSON answer")
     recommend.set_defaults(handler=_recommend)
 
     export = commands.add_parser(
         "export-recommendations",
         help="top-k for every known customer, to CSV or Parquet",
-        description="Write top-k recommendations for every known customer (guests excluded) "
-        "from the promoted model: user_id, rank, item_id, score, reason, model_version.",
+        description="Write top-k recommendations for every customer the promoted model knows "
+        "(guests excluded), answered as the service's /recommend answers them: user_id, rank, "
+        "item_id, title, category, score, source, reason, personalized (false for customers "
+        "without personalization consent, who get the non-personalized list), fallback_reason, "
+        "model_version.",
     )
-    export.add_argument("--k", type=_positive_int, default=10)
+    export.add_argument("--k", type=_k, default=10, help="items per customer (1-100)")
+    export.add_argument("--placement", choices=PLACEMENTS, default="email")
     export.add_argument("--out", type=Path, required=True, help="a .csv or .parquet file")
     export.set_defaults(handler=_export)
 
@@ -129,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve the promoted model over HTTP (BentoML)",
-        description="Start the BentoML Recommender service on the promoted model of this home "
-        "(OpenAPI docs at /docs).",
+        description="Start the BentoML Recommender service on the promoted model of this home: "
+        "API docs at http://HOST:PORT/docs, the OpenAPI document at /docs.json, Prometheus "
+        "metrics at /metrics. SIGTERM or Ctrl-C stops it with all its workers.",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
@@ -166,10 +179,14 @@ def _add_synthetic_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 1000, got {value}")
+def _k(text: str) -> int:
+    """How many items: the service's limit (serving.schemas.K)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
     return value
 
 
@@ -198,6 +215,19 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
         if path is not None and not path.exists():
             print(f"error: --{flag}: {path} does not exist", file=sys.stderr)
             return 2
+    if args.sep is not None and args.source != "files":
+        print(f"error: --sep: only the files source takes a separator, not {args.source}",
+              file=sys.stderr)
+        return 2
+    if args.source == "files":
+        from ml.sources.files import check_files
+
+        # Headers first: a wrong column costs a second here, not a Dagster start-up.
+        problems = check_files(args.events, args.products, args.customers, args.sep)
+        if problems:
+            for problem in problems:
+                print(f"error: {problem}", file=sys.stderr)
+            return 2
     config = {
         "source": args.source,
         "events_path": str(args.events.resolve()) if args.events else None,
@@ -206,6 +236,7 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
         "synthetic_size": args.size,
         "synthetic_seed": args.seed,
         "as_of": args.as_of,
+        "sep": args.sep,
     }
     from orchestration.lib.runner import run_pipeline
 
@@ -440,9 +471,9 @@ def _evaluate(args: argparse.Namespace, home: TailorHome) -> int:
     return 0
 
 
-def _champion_bundle(home: TailorHome):
-    from ml.bundle import load_bundle
-
+def _champion_engine(home: TailorHome):
+    """The serving engine on the promoted model, with the service's settings (no answer cache,
+    no answer logs: one process, one pass)."""
     champion = _model_store(home).champion()
     if champion is None:
         print(
@@ -450,29 +481,68 @@ def _champion_bundle(home: TailorHome):
             file=sys.stderr,
         )
         return None
-    return load_bundle(Path(champion["path"]))
+    from serving.engine import engine_for
+    from serving.rules import load_settings
+
+    settings = load_settings().model_copy(update={"cache_size": 0, "request_logs": False})
+    return engine_for(Path(champion["path"]), champion["tag"], settings)
 
 
 def _recommend(args: argparse.Namespace, home: TailorHome) -> int:
-    bundle = _champion_bundle(home)
-    if bundle is None:
+    import uuid
+
+    from pydantic import ValidationError
+
+    from serving.schemas import RecommendRequest
+
+    try:
+        request = RecommendRequest(user_id=args.user, k=args.k, placement=args.placement)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        flag = {"user_id": "--user"}.get(problem["loc"][0], f"--{problem['loc'][0]}")
+        print(f"error: {flag}: {problem['msg']}", file=sys.stderr)
+        return 2
+    engine = _champion_engine(home)
+    if engine is None:
         return 1
-    recs = bundle.recommend(args.user, args.k)
+    answer = engine.recommend(request, f"cli-{uuid.uuid4()}")
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "user_id": args.user,
-                    "model_version": bundle.version,
-                    "items": recs.to_dict(orient="records"),
-                },
-                indent=2,
-            )
-        )
-    else:
-        print(f"model {bundle.version}, user {args.user}")
-        print(recs.to_string(index=False))
+        print(answer.model_dump_json(indent=2))
+        return 0
+    import pandas as pd
+
+    personal = "yes" if answer.personalized else f"no ({answer.fallback_reason})"
+    print(f"model {answer.model_version}, user {args.user}, placement {answer.placement}, "
+          f"personalized: {personal}")
+    table = pd.DataFrame([item.model_dump() for item in answer.items])
+    table.insert(0, "rank", range(1, len(table) + 1))
+    columns = ["rank", "item_id", "title", "category", "source", "reason", "score"]
+    print(table[columns].to_string(index=False, max_colwidth=40))
     return 0
+
+
+def export_rows(engine, k: int, placement: str = "email", chunk: int = 1024):
+    """Every known customer's answer, as the service gives it, one row per item."""
+    import uuid
+
+    import pandas as pd
+
+    from serving.schemas import RecommendRequest
+
+    rows = []
+    customers = engine.state.customer_ids()
+    for start in range(0, len(customers), chunk):
+        requests = [(RecommendRequest(user_id=user, k=k, placement=placement),
+                     f"export-{uuid.uuid4()}") for user in customers[start : start + chunk]]
+        for (request, _), answer in zip(requests, engine.recommend_many(requests), strict=True):
+            for rank, item in enumerate(answer.items, start=1):
+                rows.append({"user_id": request.user_id, "rank": rank, **item.model_dump(),
+                             "personalized": answer.personalized,
+                             "fallback_reason": answer.fallback_reason,
+                             "model_version": answer.model_version})
+    columns = ["user_id", "rank", "item_id", "title", "category", "score", "source", "reason",
+               "personalized", "fallback_reason", "model_version"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _export(args: argparse.Namespace, home: TailorHome) -> int:
@@ -480,15 +550,21 @@ def _export(args: argparse.Namespace, home: TailorHome) -> int:
     if not suffix.endswith((".csv", ".parquet")):
         print(f"error: --out: {args.out} must end in .csv or .parquet", file=sys.stderr)
         return 2
-    bundle = _champion_bundle(home)
-    if bundle is None:
+    engine = _champion_engine(home)
+    if engine is None:
         return 1
-    recs = bundle.recommend_all(args.k).assign(model_version=bundle.version)
+    recs = export_rows(engine, args.k, args.placement)
     if suffix.endswith(".csv"):
         recs.to_csv(args.out, index=False)
     else:
         recs.to_parquet(args.out, index=False)
-    print(f"{len(recs):,} recommendations for {recs['user_id'].nunique():,} users -> {args.out}")
+    users = recs.drop_duplicates("user_id")
+    print(f"{len(recs):,} recommendations for {len(users):,} customers "
+          f"({int(users['personalized'].sum()):,} personalized, "
+          f"{int((~users['personalized']).sum()):,} not: "
+          + (", ".join(f"{reason} {count:,}" for reason, count in
+                       users["fallback_reason"].value_counts().items()) or "none")
+          + f") -> {args.out}")
     return 0
 
 
@@ -636,11 +712,13 @@ def _serve(args: argparse.Namespace, home: TailorHome) -> int:
 
 def _ui(args: argparse.Namespace, home: TailorHome) -> int:
     from orchestration.lib.dbt_project import ensure_manifest
+    from serving.process import supervise
 
     ensure_manifest()
     dagster = Path(sys.executable).parent / "dagster"
-    os.execv(
-        str(dagster),
+    # Supervised rather than exec'd: a SIGTERM to tailor stops dagster dev and every server it
+    # started (webserver, daemon, code servers), so a restart finds the port free.
+    return supervise(
         [
             str(dagster),
             "dev",
@@ -650,9 +728,8 @@ def _ui(args: argparse.Namespace, home: TailorHome) -> int:
             args.host,
             "-p",
             str(args.port),
-        ],
+        ]
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Kept free of heavy imports: importing `serving` does not import BentoML.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -54,16 +53,15 @@ def serve_command(home, host: str = "127.0.0.1", port: int = 3000,
 
 
 def serve(home, host: str = "127.0.0.1", port: int = 3000) -> int:
-    """Run the Recommender on the promoted model of `home` until interrupted; the exit code."""
+    """Run the Recommender on the promoted model of `home` until it exits or this process is
+    asked to stop (SIGTERM, SIGINT, SIGHUP); the exit code (see `serving.process.supervise`)."""
     store = bentoml_home(home) / "models" / "tailor"
     if not (store / "latest").exists():
         print(f"error: no promoted model in {store}; run `tailor demo` or `tailor run` first",
               file=sys.stderr)
         return 1
+    from serving.process import supervise
+
     argv, env = serve_command(home, host, port)
-    process = subprocess.Popen(argv, env=env, cwd=REPO_ROOT)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        return process.wait()
+    # Supervised: a SIGTERM to this process stops `bentoml serve` and its workers with it.
+    return supervise(argv, env=env, cwd=REPO_ROOT)

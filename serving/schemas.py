@@ -1,11 +1,18 @@
 """Request and response models of the Recommender service (pydantic; they make the OpenAPI docs).
 
-Every request may carry `request_id` (else the `X-Request-ID` header, else a new UUID4 is made);
-every answer carries it back with the model version, whether the answer is personalized, and why
-not (`fallback_reason`). Item ids the service does not know (in context, cart or exclusions) are
-reported in `unknown_item_ids`, never an error. Invalid input is a 400 naming the field (BentoML
-turns pydantic's ValidationError into `{"error": ..., "detail": [{"loc": [...], "msg": ...}]}`);
-an unknown `item_id` / `category` / `segment` to look up is a 404 with the same shape.
+Every request may carry `request_id` (else the `X-Request-ID` header, else a new UUID4 is made):
+1 to 128 characters from `A-Z a-z 0-9 . _ : / + = @ -` (a UUID, a ULID or a trace id fit; it is
+echoed in a response header, so nothing else is accepted). Every answer, error or not, carries it
+back (body and `X-Request-ID` header); successful answers also carry the model version, whether
+the answer is personalized, and why not (`fallback_reason`, null when personalized). Item ids the
+service does not know (in context, cart or exclusions) are reported in `unknown_item_ids`, never an
+error.
+
+Strict input: request bodies are JSON (`Content-Type: application/json`, else 415), fields are
+checked without coercion (`"k": "3"` and `"k": true` are 400s, as is an unknown field). Every error
+is an `ErrorResponse`: `{"error": text, "detail": [{"loc": [...], "msg": ..., "type": ...}],
+"request_id": ...}`, 400 for invalid input naming the field, 404 for an unknown `item_id` /
+`category` / `segment` to look up.
 """
 
 from __future__ import annotations
@@ -16,18 +23,25 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Ids are short opaque strings; bounding them bounds the work (and the cache keys) per request.
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# Safe in an HTTP header and a log line (no spaces, controls or non-ASCII); serving/http.py checks
+# the X-Request-ID header against the same pattern.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:/+=@-]{1,128}$"
 ItemIds = Annotated[list[Id], Field(max_length=200)]
 K = Annotated[int, Field(ge=1, le=100, description="how many items to return (1..100)")]
-RequestId = Annotated[str | None, Field(default=None, max_length=128,
-                                        description="echoed back; default: the X-Request-ID "
-                                                    "header, else a new UUID4")]
+RequestId = Annotated[
+    Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN)] | None,
+    Field(default=None, description="echoed back (body and X-Request-ID header); 1-128 of "
+                                    "A-Z a-z 0-9 . _ : / + = @ -; default: the X-Request-ID "
+                                    "header, else a new UUID4"),
+]
 
 Placement = Literal["homepage", "product_page", "cart", "email"]
 FallbackReason = Literal["unknown_user", "no_consent"]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion ("3" is not 3, true is not 1); unknown fields are errors.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class RecommendContext(_Request):
@@ -87,6 +101,7 @@ class ReloadRequest(_Request):
 
 class Item(BaseModel):
     item_id: str
+    title: str
     score: float = Field(description="ranking score; comparable within one answer only")
     source: str = Field(description="what proposed the item: als | content | copurchase | repeat "
                                     "| trending | segment (popular in a category or a customer "
@@ -100,7 +115,8 @@ class _Answer(BaseModel):
     request_id: str
     model_version: str
     personalized: bool
-    fallback_reason: FallbackReason | None = None
+    fallback_reason: FallbackReason | None = Field(
+        default=None, description="why not personalized; null when personalized")
     unknown_item_ids: list[str] = Field(default_factory=list)
     cached: bool = Field(default=False, description="served from the answer cache")
 
@@ -127,3 +143,19 @@ class ReloadResponse(BaseModel):
     model_version: str
     previous_version: str
     model_tag: str
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int] = Field(description='where: a body field path (["context", '
+                                             '"cart_item_ids", 0]) or ["header", name]')
+    msg: str
+    type: str = Field(description="pydantic's error type, or missing_header / invalid_header / "
+                                  "unsupported_media_type / not_found / forbidden / ...")
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx answer."""
+
+    error: str
+    detail: list[ErrorDetail]
+    request_id: str

@@ -2,8 +2,10 @@
 
     bentoml serve serving.service:Recommender        # BENTOML_HOME must hold the tailor model
 
-Endpoints (POST, JSON; request/response models in serving/schemas.py, OpenAPI at /docs.json):
-`recommend`, `similar_items`, `cross_sell`, `homepage`, `popular`, and the admin `reload`.
+Endpoints (POST, JSON; request/response models in serving/schemas.py; the protocol around them,
+request ids, content type and error bodies, in serving/http.py): `recommend`, `similar_items`,
+`cross_sell`, `homepage`, `popular`, and the admin `reload`. Docs page at / and /docs, OpenAPI
+document at /docs.json (serving/openapi.py).
 Operations: BentoML's `/healthz` (live), `/readyz` (200 once a bundle is loaded) and `/metrics`
 (Prometheus, with tailor_fallbacks_total, tailor_cache_hits_total, tailor_cache_misses_total and
 tailor_model_reloads_total). Logs: one JSON line per answer on stderr (logger `tailor.serving`),
@@ -19,40 +21,34 @@ Model updates: every worker checks `tailor:latest` every `reload_check_interval_
 /reload); a newer model is loaded beside the serving one and then swapped in by one reference
 assignment, so requests in flight finish on the model they started with and none is dropped.
 
-`Engine` holds all the logic and no BentoML: tests and benchmarks can drive it directly.
+`Engine` (serving/engine.py) holds all the logic and no BentoML: the CLI, tests and benchmarks
+drive it directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
-import json
 import logging
 import os
-import re
 import secrets
 import sys
 import threading
-import time
 import uuid
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import bentoml
-import bentoml.exceptions
-import numpy as np
-import pandas as pd
 from starlette.responses import JSONResponse
 
-from ml.bundle import Bundle, load_bundle
-from ml.consent import ConsentSnapshot, load_consent
-from ml.online import CandidateBatch, OnlineScorer, Ranked
 from serving import GC_THRESHOLDS, GIL_SWITCH_INTERVAL_S
 from serving.batching import BoosterThread, MicroBatcher, one_by_one
-from serving.rules import AnswerCache, ServingSettings, allowed_mask, diversify, load_settings
+from serving.engine import Engine, LookupError404, ModelNotLoaded
+from serving.http import ApiGuard
+from serving.logs import configure_logging, log_event
+from serving.metrics import Metrics
+from serving.openapi import docs_page, openapi_document, service_version
+from serving.rules import load_settings
 from serving.schemas import (
-    Carousel,
     CrossSellRequest,
     HomepageRequest,
     HomepageResponse,
@@ -65,749 +61,8 @@ from serving.schemas import (
 )
 
 MODEL_NAME = "tailor"
-SEGMENTS_FILE = "segments.parquet"  # optional in a bundle: user_id, segment (ml_customer_segments)
 REQUEST_ID_HEADER = "x-request-id"
-logger = logging.getLogger("tailor.serving")
-
-
-class LookupError404(Exception):
-    """An id to look up (not merely to filter by) is unknown: a 404 naming the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-# -- the loaded model ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelState:
-    """Everything one model version needs to answer; never mutated after `load`, so a request keeps
-    a consistent view by holding one reference."""
-
-    tag: str
-    folder: Path
-    bundle: Bundle
-    scorer: OnlineScorer
-    consent: ConsentSnapshot
-    item_index: dict[str, int]
-    item_ids: np.ndarray
-    item_id_list: list[str]  # item_ids and category_names as lists: faster to index one by one
-    category_name_list: list[str]
-    titles: np.ndarray
-    category_names: np.ndarray  # per item
-    category_codes: np.ndarray  # per item
-    categories: np.ndarray  # per code
-    category_index: dict[str, int]
-    in_stock: np.ndarray
-    trending: np.ndarray
-    trending_order: np.ndarray
-    popularity_order: np.ndarray
-    segment_scores: dict[str, np.ndarray]
-    trending_candidates: Candidates  # the whole catalog by trending score (shared, read-only)
-
-    @property
-    def version(self) -> str:
-        return self.bundle.version
-
-    @classmethod
-    def load(cls, folder: Path, tag: str, settings: ServingSettings) -> ModelState:
-        bundle = load_bundle(folder)
-        index = bundle.model.index
-        catalog = index.catalog
-        consent = load_consent(folder, settings.consent_path, settings.consent_default)
-        scorer = OnlineScorer(bundle.model)
-        if len(index.user_index):  # build the id -> index map now, not in the first request
-            scorer.rank(next(iter(index.user_index.values())))  # and warm the scoring path
-        return cls(
-            tag=tag,
-            folder=folder,
-            bundle=bundle,
-            scorer=scorer,
-            consent=consent,
-            item_index={item: i for i, item in enumerate(catalog.item_ids.tolist())},
-            item_ids=catalog.item_ids,
-            item_id_list=[str(i) for i in catalog.item_ids.tolist()],
-            category_name_list=[str(c) for c in np.asarray(catalog.category).tolist()],
-            titles=catalog.text["title"].to_numpy().astype(str),
-            category_names=catalog.category,
-            category_codes=index.category_codes,
-            categories=index.categories,
-            category_index={c: i for i, c in enumerate(index.categories.tolist())},
-            in_stock=catalog.in_stock.astype(bool),
-            trending=index.trending,
-            trending_order=np.argsort(-index.trending, kind="stable"),
-            popularity_order=np.argsort(-index.popularity, kind="stable"),
-            segment_scores=_segment_scores(folder, index),
-            trending_candidates=Candidates.ranked(index.trending, "trending"),
-        )
-
-    def user(self, user_id: str) -> int | None:
-        """Index of a user the model can personalize for (known, with a history)."""
-        user = self.bundle.model.index.user_index.get(user_id)
-        if user is None or not self.scorer.has_history(user):
-            return None
-        return user
-
-    def resolve(self, ids: list[str], unknown: list[str]) -> np.ndarray:
-        if not ids:
-            return _NO_ITEMS
-        known = []
-        for item_id in ids:
-            i = self.item_index.get(item_id)
-            if i is None:
-                if item_id not in unknown:
-                    unknown.append(item_id)
-            else:
-                known.append(i)
-        return np.unique(np.asarray(known, dtype=np.int64))
-
-
-_NO_ITEMS = np.zeros(0, dtype=np.int64)
-_NO_ITEMS.flags.writeable = False
-
-
-def _segment_scores(folder: Path, index) -> dict[str, np.ndarray]:
-    """Per customer segment: the decayed engagement of its members with each item."""
-    path = folder / SEGMENTS_FILE
-    if not path.exists():
-        return {}
-    frame = pd.read_parquet(path, columns=["user_id", "segment"])
-    users = frame["user_id"].astype(str).map(index.user_index)
-    frame = frame.assign(user=users).dropna(subset=["user"])
-    scores = {}
-    for segment, members in frame.groupby("segment")["user"]:
-        rows = members.to_numpy(dtype=np.int64)
-        scores[str(segment)] = np.asarray(index.history[rows].sum(axis=0)).ravel()
-    return scores
-
-
-# -- the logic -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Candidates:
-    """An ordered list of item indices with score, source and (optional) anchor item per entry."""
-
-    items: np.ndarray
-    scores: np.ndarray
-    sources: np.ndarray
-    anchors: np.ndarray
-
-    @classmethod
-    def ranked(cls, scores: np.ndarray, source: str) -> Candidates:
-        order = np.argsort(-scores, kind="stable")
-        return cls(order, scores[order].astype(np.float64), np.full(len(order), source, object),
-                   np.full(len(order), -1, dtype=np.int64))
-
-    @classmethod
-    def empty(cls) -> Candidates:
-        return cls(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, dtype=object),
-                   np.zeros(0, np.int64))
-
-    def then(self, other: Candidates) -> Candidates:
-        """This list followed by the entries of `other` not already in it."""
-        fresh = (~np.isin(other.items, self.items, kind="table") if len(self.items)
-                 else np.ones(len(other.items), dtype=bool))
-        return Candidates(np.concatenate([self.items, other.items[fresh]]),
-                          np.concatenate([self.scores, other.scores[fresh]]),
-                          np.concatenate([self.sources, other.sources[fresh]]),
-                          np.concatenate([self.anchors, other.anchors[fresh]]))
-
-    def take(self, positions: np.ndarray) -> Candidates:
-        return Candidates(self.items[positions], self.scores[positions],
-                          self.sources[positions], self.anchors[positions])
-
-    def where(self, mask: np.ndarray) -> Candidates:
-        return self.take(np.flatnonzero(mask))
-
-
-@dataclass(frozen=True)
-class RecommendWork:
-    """A batch of recommend requests between `Engine.prepare_recommend` and
-    `Engine.complete_recommend`: `score()`, the ranker's pass over the candidates of `users`, is
-    the only step left between them (the service runs it on its booster thread)."""
-
-    requests: list
-    started: float
-    state: ModelState
-    keys: list
-    cached: list
-    who: dict
-    users: list  # the users whose answers need the ranker, none when every answer is cached
-    exclude_purchased: bool
-
-    def score(self) -> tuple[CandidateBatch, np.ndarray]:
-        return self.state.scorer.score(self.users, self.exclude_purchased)
-
-
-class Engine:
-    """Answers requests from the current `ModelState`; swaps states on reload."""
-
-    def __init__(self, settings: ServingSettings, metrics: Metrics | None = None) -> None:
-        self.settings = settings
-        self.cache = AnswerCache(settings.cache_size, settings.cache_ttl_s)
-        self.metrics = metrics or Metrics.disabled()
-        self.state: ModelState | None = None
-        self.load_error: str | None = None
-        self._reload_lock = threading.Lock()
-        self._failed_tag: str | None = None
-        self._consent_mtime: float | None = self._consent_file_mtime()
-        self._salt = settings.log_salt or secrets.token_hex(16)
-        self._counters: dict[tuple, object] = {}
-        self._user_hashes: dict[str, str] = {}
-
-    # -- model lifecycle -------------------------------------------------------------------------
-
-    def load(self, folder: Path, tag: str) -> ModelState:
-        state = ModelState.load(folder, tag, self.settings)
-        self._swap(state)
-        return state
-
-    def _swap(self, state: ModelState) -> None:
-        previous = self.state
-        self.state = state  # one reference assignment: requests in flight keep their state
-        self.cache.clear()
-        _log("model_loaded", model_version=state.version, model_tag=state.tag,
-             previous_version=previous.version if previous else None,
-             consent_source=state.consent.source, segments=sorted(state.segment_scores))
-
-    def reload_latest(self, find_latest, force: bool = False) -> tuple[bool, str]:
-        """Load `find_latest()` -> (tag, folder) if its tag differs from the serving one. A tag
-        that failed to load is retried only when forced (POST /reload), not by every check."""
-        with self._reload_lock:
-            tag, folder = find_latest()
-            if self.state is not None and self.state.tag == tag:
-                return False, tag
-            if tag == self._failed_tag and not force:
-                return False, tag
-            previous = self.state.version if self.state else None
-            try:
-                self._swap(ModelState.load(Path(folder), tag, self.settings))
-            except Exception as exc:
-                self._failed_tag = tag
-                self.metrics.reloads.labels(outcome="failed").inc()
-                _log("model_reload_failed", model_tag=tag, error=type(exc).__name__,
-                     level=logging.ERROR)
-                raise
-            self._failed_tag = None
-            self.metrics.reloads.labels(outcome="loaded").inc()
-            _log("model_reloaded", model_tag=tag, previous_version=previous)
-            return True, tag
-
-    def _consent_file_mtime(self) -> float | None:
-        path = self.settings.consent_path
-        return path.stat().st_mtime if path is not None and path.exists() else None
-
-    def refresh_consent(self) -> bool:
-        """Re-read the consent file of the settings when it changed (a customer who opts out is
-        honoured within one check, not at the next model); the bundle's own snapshot is fixed."""
-        with self._reload_lock:
-            state, mtime = self.state, self._consent_file_mtime()
-            if state is None or mtime is None or mtime == self._consent_mtime:
-                return False
-            consent = load_consent(state.folder, self.settings.consent_path,
-                                   self.settings.consent_default)
-            self._consent_mtime = mtime
-            if consent.source != str(self.settings.consent_path):
-                return False  # the bundle carries its own snapshot, which wins
-            self._swap(replace(state, consent=consent))
-            return True
-
-    def _current(self) -> ModelState:
-        state = self.state
-        if state is None:
-            raise bentoml.exceptions.ServiceUnavailable("the model is still loading")
-        return state
-
-    # -- shared steps ----------------------------------------------------------------------------
-
-    def _personalization(self, state: ModelState,
-                         user_id: str | None) -> tuple[int | None, str | None]:
-        if user_id is None:
-            return None, None
-        if not state.consent.allows(user_id):
-            return None, "no_consent"
-        user = state.user(user_id)
-        return (user, None) if user is not None else (None, "unknown_user")
-
-    def _allowed(self, state: ModelState, excluded: np.ndarray, user: int | None) -> np.ndarray:
-        allowed = allowed_mask(len(state.item_ids), state.in_stock, excluded, self.settings)
-        if user is not None and self.settings.exclude_purchased:
-            allowed[state.scorer.purchase_counts.row(user)[0]] = False
-        return allowed
-
-    def _select(self, candidates: Candidates, allowed: np.ndarray, k: int, state: ModelState,
-                diverse: bool, tail: Candidates | None = None) -> Candidates:
-        """The first k allowed candidates (diversified), continued by `tail` (scored below them)
-        only when they fall short: the same k as selecting from `candidates.then(tail)`, without
-        building that catalog-long list for most requests."""
-        picked = candidates.where(allowed[candidates.items])
-        if diverse:
-            positions = diversify(picked.items, state.category_codes, k,
-                                  self.settings.max_category_share, relax=tail is None)
-        else:
-            positions = np.arange(min(k, len(picked.items)))
-        if len(positions) < k and tail is not None:
-            return self._select(candidates.then(self._below(candidates, tail)), allowed, k, state,
-                                diverse)
-        return picked.take(positions)
-
-    def _trending(self, state: ModelState, order: np.ndarray | None = None,
-                  scores: np.ndarray | None = None, source: str = "trending") -> Candidates:
-        if order is None and scores is None:
-            return state.trending_candidates
-        order = state.trending_order if order is None else order
-        scores = state.trending if scores is None else scores
-        return Candidates(order, scores[order].astype(np.float64),
-                          np.full(len(order), source, dtype=object),
-                          np.full(len(order), -1, dtype=np.int64))
-
-    @staticmethod
-    def _below(head: Candidates, tail: Candidates) -> Candidates:
-        """`tail` re-scored below everything in `head` (as the model pads with trending)."""
-        floor = float(head.scores.min()) if len(head.scores) else 0.0
-        return Candidates(tail.items, floor - 1.0 - np.arange(len(tail.items), dtype=np.float64),
-                          tail.sources, tail.anchors)
-
-    def _neighbours(self, state: ModelState, anchors: np.ndarray,
-                    sources: tuple[str, ...]) -> Candidates:
-        """Items related to `anchors` through each neighbour source in turn: by summed similarity,
-        each with the anchor that contributed most."""
-        result = Candidates.empty()
-        for source in sources:
-            matrix = state.scorer.neighbors[source]
-            starts, ends = matrix.indptr[anchors], matrix.indptr[anchors + 1]
-            lengths = ends - starts
-            if lengths.sum() == 0:
-                continue
-            offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-            positions = np.arange(int(lengths.sum())) + offsets
-            columns = matrix.indices[positions]
-            values = matrix.data[positions].astype(np.float64)
-            origins = np.repeat(anchors, lengths)
-            totals = np.zeros(len(state.item_ids))
-            np.add.at(totals, columns, values)
-            best = np.lexsort((-values, columns))
-            first = best[np.r_[True, columns[best][1:] != columns[best][:-1]]]
-            items = columns[first]
-            order = np.lexsort((items, -totals[items]))
-            items = items[order]
-            result = result.then(Candidates(items.astype(np.int64), totals[items],
-                                            np.full(len(items), source, dtype=object),
-                                            origins[first][order].astype(np.int64)))
-        return result.where(~np.isin(result.items, anchors))
-
-    def _personal(self, state: ModelState, user: int, ranked: Ranked | None = None) -> Candidates:
-        if ranked is None:
-            ranked = state.scorer.rank(user, exclude_purchased=self.settings.exclude_purchased)
-        return Candidates(ranked.items, ranked.scores.astype(np.float64), ranked.sources,
-                          ranked.anchors)
-
-    def _items(self, state: ModelState, chosen: Candidates) -> list[dict]:
-        """The fields of each `Item`, validated by the response model that holds them (one
-        pydantic call for the whole list is cheaper than one per item)."""
-        out = []
-        for item, score, source, anchor in zip(chosen.items.tolist(), chosen.scores.tolist(),
-                                               chosen.sources.tolist(), chosen.anchors.tolist(),
-                                               strict=True):
-            category = state.category_name_list[item]
-            out.append({"item_id": state.item_id_list[item], "score": round(score, 6),
-                        "source": source.split(":", 1)[0],
-                        "reason": _reason(state, source, anchor, category),
-                        "category": category})
-        return out
-
-    # -- endpoints -------------------------------------------------------------------------------
-
-    def recommend(self, request: RecommendRequest, request_id: str) -> ItemsResponse:
-        return self.recommend_many([(request, request_id)])[0]
-
-    def recommend_many(self, requests: list[tuple[RecommendRequest, str]]) -> list[ItemsResponse]:
-        """Answers to several recommend requests; the personal ones not in the cache share one
-        ranking pass (one booster call for all their candidates). The service runs the same
-        three steps with the booster call on another thread (serving/batching.py)."""
-        work = self.prepare_recommend(requests)
-        return self.complete_recommend(work, work.score() if work.users else None)
-
-    def prepare_recommend(self, requests: list[tuple[RecommendRequest, str]]) -> RecommendWork:
-        """Cache lookups, and who of the requests the cache does not answer gets a personal
-        answer."""
-        started = time.perf_counter()
-        state = self._current()
-        keys = [self._recommend_key(state, request) for request, _ in requests]
-        cached = [self.cache.get(key) for key in keys]
-        who = {i: self._personalization(state, request.user_id)
-               for i, (request, _) in enumerate(requests) if cached[i] is None}
-        users = sorted({user for user, _ in who.values() if user is not None})
-        return RecommendWork(requests, started, state, keys, cached, who, users,
-                             self.settings.exclude_purchased)
-
-    def complete_recommend(self, work: RecommendWork,
-                           scored: tuple[CandidateBatch, np.ndarray] | None) -> list[ItemsResponse]:
-        """The answers, from `work.score()` (None when `work.users` is empty)."""
-        state = work.state
-        ranked = (dict(zip(work.users, state.scorer.ranked(*scored), strict=True))
-                  if work.users else {})
-        answers, log = [], []
-        for i, ((request, request_id), key) in enumerate(zip(work.requests, work.keys,
-                                                             strict=True)):
-            answer, hit = work.cached[i], work.cached[i] is not None
-            if not hit:
-                user, fallback = work.who[i]
-                answer = self._recommend(state, request, user, fallback, ranked.get(user))
-                self.cache.put(key, answer)
-            answers.append(self._finish(key, request_id, "recommend", answer, hit, work.started,
-                                        log))
-        _log_answers(log)
-        return answers
-
-    @staticmethod
-    def _recommend_key(state: ModelState, request: RecommendRequest) -> tuple:
-        context = request.context
-        return (state.version, "recommend", request.user_id, request.placement, request.k,
-                tuple(sorted(set(context.viewed_item_ids))),
-                tuple(sorted(set(context.cart_item_ids))),
-                tuple(sorted(set(request.exclude_item_ids))))
-
-    def _recommend(self, state: ModelState, request: RecommendRequest, user: int | None,
-                   fallback: str | None, ranked: Ranked | None) -> ItemsResponse:
-        unknown: list[str] = []
-        viewed = state.resolve(request.context.viewed_item_ids, unknown)
-        cart = state.resolve(request.context.cart_item_ids, unknown)
-        excluded = np.concatenate([viewed, cart, state.resolve(request.exclude_item_ids, unknown)])
-        tail = self._trending(state)
-        if user is not None:
-            candidates = self._personal(state, user, ranked)
-        elif len(cart) or len(viewed):
-            # Not personal: what relates to the items in front of the visitor, then trending.
-            sources = ("copurchase", "content") if len(cart) else ("content", "copurchase")
-            candidates = self._neighbours(state, np.union1d(cart, viewed), sources)
-        else:
-            candidates, tail = self._trending(state), None
-        chosen = self._select(candidates, self._allowed(state, excluded, user), request.k, state,
-                              diverse=True, tail=tail)
-        return ItemsResponse(request_id="", model_version=state.version,
-                             placement=request.placement, personalized=user is not None,
-                             fallback_reason=fallback, unknown_item_ids=unknown,
-                             items=self._items(state, chosen))
-
-    def similar_items(self, request: SimilarItemsRequest, request_id: str) -> ItemsResponse:
-        state = self._current()
-        item = state.item_index.get(request.item_id)
-        if item is None:
-            raise LookupError404("item_id", f"item_id: unknown item {request.item_id!r}")
-        key = (state.version, "similar_items", request.item_id, request.k,
-               tuple(sorted(set(request.exclude_item_ids))))
-        return self._cached(key, request_id, "similar_items",
-                            lambda: self._similar(state, item, request))
-
-    def _similar(self, state: ModelState, item: int, request: SimilarItemsRequest) -> ItemsResponse:
-        unknown: list[str] = []
-        excluded = np.append(state.resolve(request.exclude_item_ids, unknown), item)
-        head = self._neighbours(state, np.array([item]), ("content", "copurchase"))
-        category = state.category_codes[item]
-        same = state.popularity_order[state.category_codes[state.popularity_order] == category]
-        tail = self._trending(state, same, state.bundle.model.index.popularity, source="segment")
-        chosen = self._select(head, self._allowed(state, excluded, None), request.k, state,
-                              diverse=False, tail=tail)
-        return ItemsResponse(request_id="", model_version=state.version, placement="similar_items",
-                             personalized=False, unknown_item_ids=unknown,
-                             items=self._items(state, chosen))
-
-    def cross_sell(self, request: CrossSellRequest, request_id: str) -> ItemsResponse:
-        state = self._current()
-        key = (state.version, "cross_sell", request.user_id, request.k,
-               tuple(sorted(set(request.cart_item_ids))),
-               tuple(sorted(set(request.exclude_item_ids))))
-        return self._cached(key, request_id, "cross_sell",
-                            lambda: self._cross_sell(state, request))
-
-    def _cross_sell(self, state: ModelState, request: CrossSellRequest) -> ItemsResponse:
-        unknown: list[str] = []
-        cart = state.resolve(request.cart_item_ids, unknown)
-        excluded = np.concatenate([cart, state.resolve(request.exclude_item_ids, unknown)])
-        user, fallback = self._personalization(state, request.user_id)
-        allowed = self._allowed(state, excluded, user)
-        if len(cart):
-            allowed &= ~self._near_duplicates(state, cart)
-        head = self._neighbours(state, cart, ("copurchase",)) if len(cart) else Candidates.empty()
-        chosen = self._select(head, allowed, request.k, state, diverse=True,
-                              tail=self._trending(state))
-        personalized = user is not None and self.settings.exclude_purchased
-        return ItemsResponse(request_id="", model_version=state.version, placement="cross_sell",
-                             personalized=personalized, fallback_reason=fallback,
-                             unknown_item_ids=unknown, items=self._items(state, chosen))
-
-    def _near_duplicates(self, state: ModelState, cart: np.ndarray) -> np.ndarray:
-        matrix = state.scorer.neighbors["content"]
-        mask = np.zeros(len(state.item_ids), dtype=bool)
-        for item in cart.tolist():
-            columns, values = matrix.row(item)
-            mask[columns[values > self.settings.cross_sell_max_similarity]] = True
-        return mask
-
-    def homepage(self, request: HomepageRequest, request_id: str) -> HomepageResponse:
-        state = self._current()
-        key = (state.version, "homepage", request.user_id, request.k)
-        return self._cached(key, request_id, "homepage", lambda: self._homepage(state, request))
-
-    def _homepage(self, state: ModelState, request: HomepageRequest) -> HomepageResponse:
-        k = request.k
-        user, fallback = self._personalization(state, request.user_id)
-        allowed = self._allowed(state, np.zeros(0, np.int64), user)
-        carousels = []
-
-        def add(carousel_id: str, title: str, candidates: Candidates, diverse: bool,
-                tail: Candidates | None = None) -> None:
-            chosen = self._select(candidates, allowed, k, state, diverse, tail)
-            if len(chosen.items):
-                allowed[chosen.items] = False  # an item appears in one carousel only
-                carousels.append(Carousel(id=carousel_id, title=title,
-                                          items=self._items(state, chosen)))
-
-        if user is not None:
-            add("picked_for_you", "Picked for you", self._personal(state, user), diverse=True,
-                tail=self._trending(state))
-            recent = self._most_recent_item(state, user)
-            if recent is not None:
-                allowed[recent] = False  # "because you viewed X" never shows X again
-                similar = self._neighbours(state, np.array([recent]), ("content", "copurchase"))
-                add(f"because_you_viewed_{state.item_ids[recent]}",
-                    f"Because you viewed {state.titles[recent]}", similar, diverse=False)
-            favourite = int(state.bundle.model.index.user_segment[user])
-        else:
-            add("trending", "Trending now", self._trending(state), diverse=True)
-            favourite = int(state.category_codes[state.trending_order[0]])
-        category = str(state.categories[favourite])
-        same = state.popularity_order[state.category_codes[state.popularity_order] == favourite]
-        add(f"top_in_{_slug(category)}", f"Top in {category}",
-            self._trending(state, same, state.bundle.model.index.popularity, source="segment"),
-            diverse=False)
-        return HomepageResponse(request_id="", model_version=state.version,
-                                personalized=user is not None, fallback_reason=fallback,
-                                carousels=carousels)
-
-    @staticmethod
-    def _most_recent_item(state: ModelState, user: int) -> int | None:
-        items, _ = state.scorer.history.row(user)
-        if len(items) == 0:
-            return None
-        seen = state.scorer.last_seen_days
-        days = np.zeros(len(state.item_ids), dtype=np.float32) + np.inf
-        columns, values = seen.row(user)
-        days[columns] = values
-        return int(items[np.argmin(days[items])])
-
-    def popular(self, request: PopularRequest, request_id: str) -> ItemsResponse:
-        state = self._current()
-        if request.category is not None and request.category not in state.category_index:
-            raise LookupError404("category", f"category: unknown category {request.category!r}; "
-                                             f"known: {sorted(state.category_index)}")
-        if request.segment is not None and request.segment not in state.segment_scores:
-            known = sorted(state.segment_scores) or "none (this model has no segments)"
-            raise LookupError404("segment", f"segment: unknown segment {request.segment!r}; "
-                                            f"known: {known}")
-        key = (state.version, "popular", request.k, request.category, request.segment,
-               tuple(sorted(set(request.exclude_item_ids))))
-        return self._cached(key, request_id, "popular", lambda: self._popular(state, request))
-
-    def _popular(self, state: ModelState, request: PopularRequest) -> ItemsResponse:
-        unknown: list[str] = []
-        excluded = state.resolve(request.exclude_item_ids, unknown)
-        if request.segment is not None:
-            scores = state.segment_scores[request.segment]
-            order = np.argsort(-scores, kind="stable")
-            order = order[scores[order] > 0]
-            candidates = self._trending(state, order, scores, source=f"segment:{request.segment}")
-            tail = self._trending(state)
-        else:
-            candidates, tail = self._trending(state), None
-        if request.category is not None:
-            code = state.category_index[request.category]
-            candidates = candidates.where(state.category_codes[candidates.items] == code)
-            tail = tail.where(state.category_codes[tail.items] == code) if tail else None
-        chosen = self._select(candidates, self._allowed(state, excluded, None), request.k, state,
-                              diverse=request.category is None, tail=tail)
-        return ItemsResponse(request_id="", model_version=state.version, placement="popular",
-                             personalized=False, unknown_item_ids=unknown,
-                             items=self._items(state, chosen))
-
-    # -- cache, metrics and logs -----------------------------------------------------------------
-
-    def _cached(self, key: tuple, request_id: str, endpoint: str, compute):
-        started = time.perf_counter()
-        answer = self.cache.get(key)
-        hit = answer is not None
-        if not hit:
-            answer = compute()
-            self.cache.put(key, answer)
-        log: list[dict] = []
-        answer = self._finish(key, request_id, endpoint, answer, hit, started, log)
-        _log_answers(log)
-        return answer
-
-    def _finish(self, key: tuple, request_id: str, endpoint: str, answer, hit: bool,
-                started: float, log: list[dict]):
-        """The answer for this request (its id, whether cached), counted; its log line's fields
-        appended to `log`."""
-        self._counter("cache_hits" if hit else "cache_misses", endpoint=endpoint).inc()
-        answer = answer.model_copy(update={"request_id": request_id, "cached": hit})
-        if answer.fallback_reason is not None:
-            self._counter("fallbacks", endpoint=endpoint, reason=answer.fallback_reason).inc()
-        if self.settings.request_logs:
-            user_id = _user_of_key(key, endpoint)
-            n_items = (sum(len(c.items) for c in answer.carousels)
-                       if isinstance(answer, HomepageResponse) else len(answer.items))
-            log.append({"endpoint": endpoint, "request_id": request_id,
-                        "user": self.user_hash(user_id) if user_id else None,
-                        "model_version": answer.model_version,
-                        "personalized": answer.personalized,
-                        "fallback_reason": answer.fallback_reason, "cached": hit,
-                        "items": n_items, "unknown_item_ids": len(answer.unknown_item_ids),
-                        "ms": round((time.perf_counter() - started) * 1000, 3)})
-        return answer
-
-    def _counter(self, name: str, **labels: str):
-        """The labelled child of a metric, kept: prometheus_client's `labels()` costs
-        microseconds per call."""
-        key = (name, *labels.values())
-        child = self._counters.get(key)
-        if child is None:
-            child = self._counters[key] = getattr(self.metrics, name).labels(**labels)
-        return child
-
-    def user_hash(self, user_id: str) -> str:
-        hashed = self._user_hashes.get(user_id)
-        if hashed is None:
-            if len(self._user_hashes) >= 100_000:  # bounded: a memo, not a user list
-                self._user_hashes.clear()
-            hashed = hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:16]
-            self._user_hashes[user_id] = hashed
-        return hashed
-
-
-def _user_of_key(key: tuple, endpoint: str) -> str | None:
-    return key[2] if endpoint in ("recommend", "cross_sell", "homepage") else None
-
-
-def _reason(state: ModelState, source: str, anchor: int, category: str) -> str:
-    if source == "als":
-        return "picked for you (als)"
-    if source == "content":
-        return (f"similar to {state.item_id_list[anchor]}" if anchor >= 0
-                else "similar to your items")
-    if source == "copurchase":
-        return (f"bought together with {state.item_id_list[anchor]}" if anchor >= 0
-                else "bought together with your items")
-    if source == "repeat":
-        return "you bought this before"
-    if source == "segment":
-        return f"popular in {category}"
-    if source.startswith("segment:"):
-        return f"popular with {source.split(':', 1)[1]} customers"
-    return "trending"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unknown"
-
-
-# -- metrics and logs ------------------------------------------------------------------------------
-
-
-class _NoMetric:
-    def labels(self, **_):
-        return self
-
-    def inc(self, amount: float = 1.0) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class Metrics:
-    fallbacks: object
-    cache_hits: object
-    cache_misses: object
-    reloads: object
-
-    @classmethod
-    def disabled(cls) -> Metrics:
-        return cls(_NoMetric(), _NoMetric(), _NoMetric(), _NoMetric())
-
-    @classmethod
-    def prometheus(cls) -> Metrics:
-        """Created once per process, after BentoML has set PROMETHEUS_MULTIPROC_DIR."""
-        global _METRICS
-        if _METRICS is None:
-            from prometheus_client import Counter
-
-            _METRICS = cls(
-                fallbacks=Counter("tailor_fallbacks", "Non-personalized answers, by reason",
-                                  ["endpoint", "reason"]),
-                cache_hits=Counter("tailor_cache_hits", "Answers served from the cache",
-                                   ["endpoint"]),
-                cache_misses=Counter("tailor_cache_misses", "Answers computed", ["endpoint"]),
-                reloads=Counter("tailor_model_reloads", "Model reloads, by outcome", ["outcome"]),
-            )
-        return _METRICS
-
-
-_METRICS: Metrics | None = None
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line; a record of `_log_answers` is one line per answer."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        payload = {"ts": round(record.created, 3), "level": record.levelname.lower(),
-                   "logger": record.name, "event": record.getMessage()}
-        answers = getattr(record, "answers", None)
-        if answers is not None:
-            return "\n".join(json.dumps({**payload, **fields}, default=str) for fields in answers)
-        payload.update(getattr(record, "fields", {}))
-        return json.dumps(payload, default=str)
-
-
-class ScrubValidationErrors(logging.Filter):
-    """BentoML logs a request's pydantic ValidationError with its traceback, whose text quotes the
-    input (user ids). Keep the fact and the fields, drop the values."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if error is not None and type(error).__name__ == "ValidationError":
-            fields = [".".join(map(str, e.get("loc", ()))) for e in error.errors()]
-            record.msg = "invalid request %s: fields %s"
-            record.args = (record.args[0] if record.args else "?", fields)
-            record.exc_info = None
-            record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"  # the client's error
-        return True
-
-
-def configure_logging() -> None:
-    if getattr(logger, "_tailor_configured", False):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    logger._tailor_configured = True  # type: ignore[attr-defined]
-    logging.getLogger("bentoml._internal.server.http_app").addFilter(ScrubValidationErrors())
-
-
-def _log(event: str, level: int = logging.INFO, **fields) -> None:
-    logger.log(level, event, extra={"fields": fields})
-
-
-def _log_answers(answers: list[dict]) -> None:
-    """The "answer" lines of a batch of answers, in one log record: a LogRecord and a handler
-    call per answer would cost a tenth of a computed answer."""
-    if answers and logger.isEnabledFor(logging.INFO):
-        logger.info("answer", extra={"answers": answers})
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 # -- the BentoML service ---------------------------------------------------------------------------
@@ -819,19 +74,22 @@ def _latest_model() -> tuple[str, str]:
 
 
 def _request_id(explicit: str | None, ctx: bentoml.Context) -> str:
-    if explicit:
-        return explicit
-    header = ctx.request.headers.get(REQUEST_ID_HEADER)
-    return header[:128] if header else str(uuid.uuid4())
+    """The body's id, else the header's (both validated: schemas / serving/http.py), else new."""
+    return explicit or ctx.request.headers.get(REQUEST_ID_HEADER) or str(uuid.uuid4())
 
 
-def _not_found(ctx: bentoml.Context, error: LookupError404, request_id: str) -> JSONResponse:
-    ctx.response.status_code = 404
+def _error(ctx: bentoml.Context, status: int, request_id: str, field: str, message: str,
+           kind: str) -> JSONResponse:
+    ctx.response.status_code = status
     ctx.response.headers["X-Request-ID"] = request_id
-    return JSONResponse({"error": error.message,
-                         "detail": [{"loc": [error.field], "msg": error.message,
-                                     "type": "not_found"}],
-                         "request_id": request_id}, status_code=404)
+    return JSONResponse({"error": message,
+                         "detail": [{"loc": [field], "msg": message, "type": kind}],
+                         "request_id": request_id}, status_code=status)
+
+
+def _from_this_machine(ctx: bentoml.Context) -> bool:
+    client = ctx.request.client
+    return client is not None and client.host in LOOPBACK
 
 
 @bentoml.service(
@@ -865,7 +123,7 @@ class Recommender:
             self.engine.load(Path(self.bundle_ref.path), str(self.bundle_ref.tag))
         except Exception as exc:  # the service stays alive but never ready; the log says why
             self.engine.load_error = f"{type(exc).__name__}: {exc}"
-            _log("model_load_failed", error=self.engine.load_error, level=logging.ERROR)
+            log_event("model_load_failed", error=self.engine.load_error, level=logging.ERROR)
             return
         gc.collect()
         gc.freeze()  # the loaded model's objects leave the cyclic GC's scans: fewer long pauses
@@ -876,7 +134,7 @@ class Recommender:
                 try:
                     check()
                 except Exception as exc:  # keep serving what is loaded
-                    _log("background_check_failed", error=type(exc).__name__,
+                    log_event("background_check_failed", error=type(exc).__name__,
                          level=logging.WARNING)
 
     def __is_ready__(self) -> bool:
@@ -899,7 +157,9 @@ class Recommender:
         try:
             answer = await self._batchers[endpoint].submit((request, request_id))
         except LookupError404 as error:
-            return _not_found(ctx, error, request_id)
+            return _error(ctx, 404, request_id, error.field, error.message, "not_found")
+        except ModelNotLoaded as error:
+            return _error(ctx, 503, request_id, "model", str(error), "not_ready")
         ctx.response.headers["X-Request-ID"] = request_id
         return answer
 
@@ -933,14 +193,19 @@ class Recommender:
     @bentoml.api(input_spec=ReloadRequest)
     async def reload(self, ctx: bentoml.Context, **fields) -> ReloadResponse:
         """Admin: load `tailor:latest` if it is newer, then swap it in (this worker now; the others
-        within reload_check_interval_s). Needs header X-Admin-Token when admin_token is set."""
+        within reload_check_interval_s). With admin_token set, header X-Admin-Token must carry it;
+        without one, only callers on this machine (loopback) may reload."""
         request_id = _request_id(fields.get("request_id"), ctx)
         token = self.settings.admin_token
-        if token and not secrets.compare_digest(ctx.request.headers.get("x-admin-token", ""),
-                                                token):
-            ctx.response.status_code = 403
-            return JSONResponse({"error": "reload: X-Admin-Token missing or wrong"},
-                                status_code=403)
+        if token:
+            if not secrets.compare_digest(ctx.request.headers.get("x-admin-token", "").encode(),
+                                          token.encode()):
+                return _error(ctx, 403, request_id, "X-Admin-Token",
+                              "reload: X-Admin-Token missing or wrong", "forbidden")
+        elif not _from_this_machine(ctx):
+            return _error(ctx, 403, request_id, "X-Admin-Token",
+                          "reload: from another machine only with an admin token "
+                          "(TAILOR_SERVING_ADMIN_TOKEN)", "forbidden")
         previous = self.engine.state.version if self.engine.state else ""
         reloaded, tag = await asyncio.to_thread(self.engine.reload_latest, _latest_model, True)
         await asyncio.to_thread(self.engine.refresh_consent)
@@ -948,3 +213,12 @@ class Recommender:
         return ReloadResponse(request_id=request_id, reloaded=reloaded,
                               model_version=self.engine.state.version, previous_version=previous,
                               model_tag=tag)
+
+
+# The protocol around every endpoint (request ids, content type, error bodies) and our own docs.
+Recommender.add_asgi_middleware(
+    ApiGuard,
+    api_paths=frozenset(f"/{name}" for name in Recommender.apis),
+    docs_page=lambda: docs_page(service_version()),
+    openapi=lambda: openapi_document(Recommender.openapi_spec.asdict(), service_version()),
+)

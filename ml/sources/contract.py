@@ -8,7 +8,7 @@ and `raw = loaded + quarantined` holds for each table by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,14 @@ from ml.schema import (
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # pandas timestamps span the years 1677..2262: about +-9.2e9 seconds around the epoch.
 MAX_EPOCH_SECONDS = 9.2e9
+# Seconds this large are the year 5138 and later: such a number is an epoch in milliseconds (or
+# smaller units), not seconds, and is reported as such rather than as a time far in the future.
+MAX_PLAUSIBLE_EPOCH_SECONDS = 1e11
+# What parse_timestamps accepts, for the quarantine detail of a time it could not read.
+TIMESTAMP_FORMATS = (
+    "ISO-8601 such as 2026-11-30T12:00:00Z, 2026-11-30T12:00:00+02:00, "
+    "2026-11-30 12:00:00 (no offset = UTC) or 2026-11-30, or epoch seconds such as 1796040000"
+)
 
 
 @dataclass(frozen=True)
@@ -147,13 +155,7 @@ def _validate_events(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame, 
         "unknown_event_type",
         "event_type " + event_type.fillna("<empty>") + " is not one of " + ", ".join(EVENT_TYPES),
     )
-    occurred_at = parse_timestamps(frame["occurred_at"])
-    rows.flag(occurred_at.isna(), "unparsable_timestamp", "occurred_at is empty or not a time")
-    rows.flag(
-        occurred_at > pd.Timestamp(now + FUTURE_TOLERANCE),
-        "future_timestamp",
-        f"occurred_at is after the load time {now:%Y-%m-%dT%H:%M:%SZ}",
-    )
+    occurred_at = _checked_times(frame, "occurred_at", rows, now, required=True)
     quantity = _numbers(frame["quantity"], "quantity", rows)
     price = _numbers(frame["price"], "price", rows)
     dwell = _numbers(frame["dwell_seconds"], "dwell_seconds", rows)
@@ -186,12 +188,7 @@ def _validate_products(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFrame
     rows = _Rows("products", frame)
     item_id = _clean_string(frame["item_id"])
     rows.flag(item_id.isna(), "missing_id", "item_id is empty")
-    created_at = parse_timestamps(frame["created_at"])
-    rows.flag(
-        created_at.isna() & frame["created_at"].notna(),
-        "unparsable_timestamp",
-        "created_at is not a time",
-    )
+    created_at = _checked_times(frame, "created_at", rows, now)
     price = _numbers(frame["price"], "price", rows)
     rows.flag(price < 0, "negative_price", "price is below zero")
     repeated = item_id.where(rows.valid).duplicated(keep="first") & item_id.notna()
@@ -216,12 +213,7 @@ def _validate_customers(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFram
     rows.flag(user_id.isna(), "missing_id", "user_id is empty")
     times = {}
     for column in ("first_seen_at", "consent_personalization_at", "consent_marketing_at"):
-        times[column] = parse_timestamps(frame[column])
-        rows.flag(
-            times[column].isna() & frame[column].notna(),
-            "unparsable_timestamp",
-            f"{column} is not a time",
-        )
+        times[column] = _checked_times(frame, column, rows, now)
     repeated = user_id.where(rows.valid).duplicated(keep="first") & user_id.notna()
     rows.flag(repeated, "duplicate_id", "user_id " + user_id.fillna("") + " seen before")
     typed = frame.assign(
@@ -237,29 +229,112 @@ def _validate_customers(frame: pd.DataFrame, now: datetime) -> tuple[pd.DataFram
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:
-    """ISO-8601 strings (any offset) or epoch seconds -> naive UTC; anything else -> NaT."""
+    """ISO-8601 strings (any offset) or epoch seconds -> naive UTC; anything else -> NaT.
+
+    The accepted forms are TIMESTAMP_FORMATS. A time outside pandas' range (1677..2262) is NaT
+    here; `_read_times` tells those apart from values that are not times at all.
+    """
+    return _read_times(values)[0]
+
+
+def _read_times(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """-> (naive UTC times, after_range, why_not).
+
+    after_range: a real time later than pandas can hold (the year 2999): future for any load.
+    why_not: for a non-empty value that gives no time and is not after_range, what is wrong.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = pd.to_datetime(values, utc=True)
-    else:
-        as_number = pd.to_numeric(values, errors="coerce")
-        parsed = pd.to_datetime(
-            values.where(as_number.isna()), utc=True, errors="coerce", format="ISO8601"
-        )
-        # Epochs beyond what a timestamp can hold become NaT (then quarantined), not an overflow.
-        in_range = as_number[as_number.abs() < MAX_EPOCH_SECONDS]
-        with np.errstate(over="ignore", invalid="ignore"):
-            from_epoch = pd.to_datetime(in_range, unit="s", utc=True, errors="coerce")
-        parsed = parsed.where(as_number.isna(), from_epoch.reindex(values.index))
-    return parsed.dt.tz_convert(None).astype("datetime64[us]")
+        parsed = pd.to_datetime(values, utc=True).dt.tz_convert(None).astype("datetime64[us]")
+        never = pd.Series(False, index=values.index)
+        return parsed, never, pd.Series(pd.NA, index=values.index, dtype="string")
+    text = values.astype("string").str.strip().mask(lambda t: t == "")
+    # The same answer whatever numpy's error state is (np.seterr may be "raise" in a caller).
+    with np.errstate(all="ignore"):
+        as_number = pd.to_numeric(text, errors="coerce").astype("float64")
+        is_number = as_number.notna()
+        magnitude = as_number.abs()
+        in_range = is_number & (magnitude < MAX_EPOCH_SECONDS)
+        from_epoch = pd.to_datetime(as_number[in_range], unit="s", utc=True, errors="coerce")
+        from_text = _parse_iso(text.where(~is_number))
+    parsed = from_text.where(~is_number, from_epoch.reindex(values.index))
+    parsed = parsed.dt.tz_convert(None).astype("datetime64[us]")
+
+    unread = text.notna() & parsed.isna()
+    bounds = text[unread & ~is_number].map(_iso_out_of_range).reindex(values.index)
+    too_big = is_number & (magnitude >= MAX_PLAUSIBLE_EPOCH_SECONDS)
+    after_range = (bounds == "after") | (
+        is_number & (as_number >= MAX_EPOCH_SECONDS) & ~too_big
+    )
+    why_not = pd.Series(pd.NA, index=values.index, dtype="string")
+    why_not[unread & ~after_range] = f"is not a time; accepted: {TIMESTAMP_FORMATS}"
+    before = (bounds == "before") | (is_number & (as_number <= -MAX_EPOCH_SECONDS) & ~too_big)
+    why_not[before] = "is before 1677-09-22, the earliest time supported"
+    why_not[too_big] = (
+        "is too large for epoch seconds (milliseconds?); "
+        f"accepted: {TIMESTAMP_FORMATS}"
+    )
+    return parsed, after_range.fillna(False).astype(bool), why_not
+
+
+def _parse_iso(text: pd.Series) -> pd.Series:
+    """ISO-8601 strings -> UTC times (NaT where not ISO-8601); no offset means UTC.
+
+    Times with and without an offset are parsed apart: pandas 2.3 (format="ISO8601", utc=True)
+    applies the offset of an earlier string to a later one that has none.
+    """
+    # An offset (Z, +hh:mm, -hh) can only follow the time, which starts after "T" or a space.
+    has_offset = text.str.contains(r"[T ]\d[^+\-Z]*[+\-Z]", regex=True).fillna(False)
+    parts = [
+        pd.to_datetime(text[mask].astype(object), utc=True, errors="coerce", format="ISO8601")
+        for mask in (has_offset, ~has_offset)
+    ]
+    return pd.concat(parts).reindex(text.index)
+
+
+def _iso_out_of_range(text: str) -> str | None:
+    """"after" / "before" for a valid ISO-8601 time beyond pandas' range; None otherwise."""
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None
+    if moment > pd.Timestamp.max:
+        return "after"
+    if moment < pd.Timestamp.min:
+        return "before"
+    return None  # in range, yet not a form pandas reads (ISO week dates): not accepted
+
+
+def _checked_times(
+    frame: pd.DataFrame, column: str, rows: _Rows, now: datetime, required: bool = False
+) -> pd.Series:
+    """Parse one time column and quarantine what is not a time (and, for `required`, what is
+    empty or after the load time). Later than pandas' range is always `future_timestamp`."""
+    parsed, after_range, why_not = _read_times(frame[column])
+    late = after_range
+    if required:
+        empty = frame[column].astype("string").str.strip().fillna("") == ""
+        rows.flag(empty, "unparsable_timestamp", f"{column} is empty")
+        late = late | (parsed > pd.Timestamp(now + FUTURE_TOLERANCE))
+    if why_not.notna().any() or late.any():  # the per-row detail only when a row needs it
+        shown = _shown(frame[column], column)
+        rows.flag(why_not.notna(), "unparsable_timestamp", shown + " " + why_not)
+        load_time = f" is after the load time {now:%Y-%m-%dT%H:%M:%SZ}"
+        rows.flag(late, "future_timestamp", shown + load_time)
+    return parsed
+
+
+def _shown(values: pd.Series, column: str) -> pd.Series:
+    """`column 'value'` for a quarantine detail (the value cut at 40 characters)."""
+    return column + " '" + values.astype("string").str.slice(0, 40) + "'"
 
 
 def _numbers(values: pd.Series, column: str, rows: _Rows) -> pd.Series:
     number = pd.to_numeric(values, errors="coerce").astype("float64")
-    rows.flag(
-        number.isna() & values.notna() & (values.astype("string").str.strip() != ""),
-        "invalid_number",
-        f"{column} is not a number",
-    )
+    invalid = number.isna() & values.notna() & (values.astype("string").str.strip() != "")
+    if invalid.any():
+        rows.flag(invalid, "invalid_number", _shown(values, column) + " is not a number")
     return number
 
 

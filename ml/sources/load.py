@@ -22,6 +22,7 @@ class SourceRequest:
     events_path: str | None = None  # the source file for online-retail and rees46, events for files
     products_path: str | None = None
     customers_path: str | None = None
+    sep: str | None = None  # CSV separator of the files source; None: found from each header
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
 
@@ -34,6 +35,8 @@ class LoadedSource:
 def load_source(request: SourceRequest, now: datetime | None = None) -> LoadedSource:
     if request.source not in SOURCES:
         raise ValueError(f"source: {request.source!r} is not one of {', '.join(SOURCES)}")
+    if request.sep is not None and request.source != "files":
+        raise ValueError(f"sep: only the files source takes a separator, not {request.source!r}")
     if request.source == "synthetic":
         store = generate_store(request.synthetic)
         raw = RawSource("synthetic", store.events, store.products, store.customers)
@@ -45,5 +48,7 @@ def load_source(request: SourceRequest, now: datetime | None = None) -> LoadedSo
     elif request.source == "rees46":
         raw = load_rees46(request.events_path)
     else:
-        raw = load_files(request.events_path, request.products_path, request.customers_path)
+        raw = load_files(
+            request.events_path, request.products_path, request.customers_path, sep=request.sep
+        )
     return LoadedSource(validate_source(raw, now=now), truth={})

@@ -1,13 +1,20 @@
-"""Blocking data-quality gates: a Great Expectations suite per raw table and per feature mart.
+"""Blocking data-quality gates: a Great Expectations suite per raw table and per feature mart, and
+the share of each raw table's rows that validation quarantined.
 
-A failing suite fails its check with severity ERROR, and Dagster then skips every asset downstream,
-so training and deployment never see data that broke a suite; what was built before keeps serving.
+A failing gate fails its check with severity ERROR, and Dagster then skips every asset downstream,
+so training and deployment never see data that broke a gate; what was built before keeps serving.
+Thresholds are `DataGateConfig` (run config of each check; docs/data-contract.md, "Gates").
 """
 
-import dagster as dg
+from dataclasses import fields
+from datetime import datetime
 
-from expectations.suites import SUITES, SuiteParams
+import dagster as dg
+import pandas as pd
+
+from expectations.suites import SUITES, SuiteParams, quarantine_breaches
 from expectations.validate import run_suite
+from ml.schema import RAW_TABLES
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.reports import ReportStore
 from orchestration.lib.warehouse import DuckDBWarehouse
@@ -23,6 +30,26 @@ GATED_TABLES: dict[str, tuple[dg.AssetKey, str]] = {
     },
 }
 
+_DEFAULT = {f.name: f.default for f in fields(SuiteParams)}
+
+
+class DataGateConfig(dg.Config):
+    """Thresholds of the data gates for one run; the defaults are SuiteParams'."""
+
+    min_events: int = _DEFAULT["min_events"]
+    max_staleness_days: float = _DEFAULT["max_staleness_days"]
+    min_users: int = _DEFAULT["min_users"]
+    min_items: int = _DEFAULT["min_items"]
+    max_quantity: int = _DEFAULT["max_quantity"]
+    max_quarantine_share: float = _DEFAULT["max_quarantine_share"]
+    max_quarantine_share_per_reason: float = _DEFAULT["max_quarantine_share_per_reason"]
+    # Per-reason limits that replace max_quarantine_share_per_reason, e.g. {"duplicate_event": 0.2}.
+    max_quarantine_share_by_reason: dict[str, float] = {}
+
+    def to_params(self, as_of: datetime) -> SuiteParams:
+        names = [f.name for f in fields(SuiteParams) if f.name != "as_of"]
+        return SuiteParams(as_of=as_of, **{name: getattr(self, name) for name in names})
+
 
 def suite_check(suite_name: str, asset: dg.AssetKey, relation: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
@@ -32,9 +59,11 @@ def suite_check(suite_name: str, asset: dg.AssetKey, relation: str) -> dg.AssetC
         pool="duckdb",  # reads the warehouse: one process at a time holds the DuckDB file
         description=f"Great Expectations suite `{suite_name}` on {relation}; blocks downstream.",
     )
-    def _check(warehouse: DuckDBWarehouse, reports: ReportStore) -> dg.AssetCheckResult:
+    def _check(
+        config: DataGateConfig, warehouse: DuckDBWarehouse, reports: ReportStore
+    ) -> dg.AssetCheckResult:
         frame = warehouse.read_table(relation)
-        params = SuiteParams(as_of=warehouse.as_of())
+        params = config.to_params(warehouse.as_of())
         summary = run_suite(SUITES[suite_name](params), frame, data_docs_dir=reports.data_docs)
         reports.write_json("data_quality", suite_name, summary.to_dict())
         return dg.AssetCheckResult(
@@ -52,6 +81,68 @@ def suite_check(suite_name: str, asset: dg.AssetKey, relation: str) -> dg.AssetC
     return _check
 
 
+def quarantine_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(f"raw_{table}"),
+        name=f"raw_{table}_quarantine_within_limits",
+        blocking=True,
+        pool="duckdb",
+        description=f"The share of {table} rows quarantined (raw.quarantine), by reason and in "
+        "all, is within DataGateConfig's limits; blocks downstream.",
+    )
+    def _check(config: DataGateConfig, warehouse: DuckDBWarehouse) -> dg.AssetCheckResult:
+        raw_rows = warehouse.raw_rows(table)
+        quarantine = warehouse.quarantine_by_reason(table)
+        by_reason = dict(zip(quarantine["reason"], quarantine["rows"].astype(int), strict=True))
+        params = config.to_params(warehouse.as_of())
+        breaches = quarantine_breaches(raw_rows, by_reason, params)
+        quarantined = sum(by_reason.values())
+        return dg.AssetCheckResult(
+            passed=not breaches,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=_breach_text(breaches, quarantine)
+            or f"{quarantined:,} of {raw_rows:,} rows quarantined, within the limits",
+            metadata={
+                "raw_rows": raw_rows,
+                "quarantined_rows": quarantined,
+                "quarantined_share": quarantined / raw_rows if raw_rows else 0.0,
+                "quarantined_by_reason": by_reason,
+                "max_quarantine_share": params.max_quarantine_share,
+                "max_quarantine_share_per_reason": params.max_quarantine_share_per_reason,
+                "max_quarantine_share_by_reason": dict(params.max_quarantine_share_by_reason),
+            },
+        )
+
+    return _check
+
+
+def _breach_text(breaches: dict[str, str], quarantine: pd.DataFrame) -> str:
+    """Each broken limit, with the first quarantined row of its reason (what to fix first)."""
+    first = quarantine.set_index("reason")
+    return "; ".join(
+        text
+        + (
+            f" (first at row {first.at[reason, 'first_row']}: {first.at[reason, 'first_detail']})"
+            if reason in first.index
+            else ""
+        )
+        for reason, text in breaches.items()
+    )
+
+
+def data_gate_op_config(
+    thresholds: dict, job: dg.JobDefinition | None = None
+) -> dict[str, dict]:
+    """`run_pipeline(op_config=...)` entries that give every data gate the same thresholds
+    (DataGateConfig fields, e.g. {"min_events": 10}); a bad name fails when the run starts.
+    With `job`, only the gates it runs: Dagster refuses config for an op a job lacks."""
+    names = [check.node_def.name for check in suite_checks + quarantine_checks]
+    if job is not None:
+        names = [name for name in names if job.graph.has_node_named(name)]
+    return {name: dict(thresholds) for name in names}
+
+
 suite_checks = [
     suite_check(name, asset, relation) for name, (asset, relation) in GATED_TABLES.items()
 ]
+quarantine_checks = [quarantine_check(table) for table in RAW_TABLES]

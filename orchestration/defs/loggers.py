@@ -6,7 +6,8 @@ import time
 
 import dagster as dg
 
-TAILOR_GATES = ("_pass_suite", "_beats_champion")  # checks worth a line even when they pass
+TAILOR_GATES = ("_pass_suite", "_within_limits", "_beats_champion")  # a line even when they pass
+DBT_STEP = "transforms_dbt_assets"
 
 
 class _ProgressHandler(logging.Handler):
@@ -17,9 +18,15 @@ class _ProgressHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
         if event is None:
+            # An asset's own progress (context.log, e.g. model_tuning's trial lines); dbt's
+            # per-model chatter stays in the run log.
+            if step and step != DBT_STEP and record.levelno >= logging.INFO:
+                print(f"      {step}: {meta.get('orig_message', record.getMessage())}",
+                      file=sys.stderr, flush=True)
             return
-        kind, step = event.event_type_value, meta.get("step_key") or ""
+        kind = event.event_type_value
         if kind == "STEP_START":
             self.started[step] = time.monotonic()
             line = f"  ... {step}"
@@ -41,6 +48,8 @@ class _ProgressHandler(logging.Handler):
             verdict = "pass" if evaluation.passed else "FAIL"
             asset = evaluation.asset_key.to_user_string()
             line = f"  check {evaluation.check_name} on {asset}: {verdict}"
+            if not evaluation.passed and evaluation.description:
+                line += f": {evaluation.description[:1000]}"  # the numbers of the gate
         else:
             return
         print(line, file=sys.stderr, flush=True)

@@ -122,14 +122,16 @@ def _data_quality(root: Path) -> str:
             if summary["success"]
             else ("<span class='bad'>FAIL</span>")
         )
+        # Observed values beside the thresholds they broke (summaries older than that have none).
+        failed = "<br>".join(html.escape(line) for line in summary.get("failure_lines", []))
         rows.append(
             f"<tr><td>{_link(root, path, path.stem)}</td><td>{verdict}</td>"
-            f"<td>{summary['successful']}/{summary['evaluated']}</td><td>{summary['rows']:,}</td></tr>"
+            f"<td>{summary['successful']}/{summary['evaluated']}</td><td>{summary['rows']:,}</td>"
+            f"<td><code>{failed}</code></td></tr>"
         )
     table = (
-        "<table><tr><th>suite</th><th>result</th><th>expectations met</th><th>rows</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        "<table><tr><th>suite</th><th>result</th><th>expectations met</th><th>rows</th>"
+        "<th>failed expectations: observed, expected</th></tr>" + "".join(rows) + "</table>"
         if rows
         else "<p>No suite has run yet.</p>"
     )

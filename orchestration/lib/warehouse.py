@@ -9,6 +9,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from ml.schema import RAW_TABLES
+
 
 class DuckDBWarehouse(dg.ConfigurableResource):
     """A DuckDB file. DuckDB allows one writing process at a time: steps share pool "duckdb".
@@ -51,6 +53,22 @@ class DuckDBWarehouse(dg.ConfigurableResource):
         return pd.Timestamp(
             self.query("select as_of from raw.load_info")["as_of"].iloc[0]
         ).to_pydatetime()
+
+    def raw_rows(self, table: str) -> int:
+        """Rows of one raw table as read from the source, before quarantine (raw.load_info)."""
+        if table not in RAW_TABLES:
+            raise ValueError(f"table: {table!r} is not one of {', '.join(RAW_TABLES)}")
+        return int(self.query(f"select raw_{table}_rows as n from raw.load_info")["n"].iloc[0])
+
+    def quarantine_by_reason(self, table: str) -> pd.DataFrame:
+        """reason, rows, first_row, first_detail: one raw table's quarantine by reason."""
+        with self.connect() as con:
+            return con.execute(
+                "select reason, count(*) as rows, min(row_number) as first_row, "
+                "arg_min(detail, row_number) as first_detail "
+                "from raw.quarantine where table_name = ? group by reason order by rows desc",
+                [table],
+            ).df()
 
     def row_counts(self) -> dict[str, int]:
         with self.connect() as con:

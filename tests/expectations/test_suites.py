@@ -1,14 +1,16 @@
 """Every suite passes on good data and fails, naming the expectation, on broken data."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from expectations.suites import SUITES, SuiteParams
+from expectations.suites import SUITES, SuiteParams, quarantine_breaches
 from expectations.validate import run_suite
-from ml.sources.contract import validate_source
+from ml.sources.contract import RawSource, validate_source
+from ml.sources.files import load_files
 from ml.sources.rees46 import load_rees46
+from tests.ml.test_data_contract_docs import doc_text, smallest_file
 
 AS_OF = datetime(2026, 10, 31, 23, 0)
 PARAMS = SuiteParams(as_of=AS_OF, min_events=10, min_users=3, min_items=3)
@@ -132,3 +134,103 @@ def test_data_docs_are_written_for_governance(tmp_path):
     )
     assert summary.data_docs_index == str(tmp_path / "index.html")
     assert "ml_item_features" in (tmp_path / "index.html").read_text()
+
+
+def test_quarantine_breaches_give_reason_rows_share_and_limit():
+    params = SuiteParams(as_of=AS_OF)
+    counts = {"unparsable_timestamp": 9_020, "duplicate_event": 40}
+    assert quarantine_breaches(18_040, counts, params) == {
+        "unparsable_timestamp": (
+            "unparsable_timestamp: 9,020 of 18,040 rows (50.0%) quarantined, limit 5.0%"
+        ),
+        "all reasons": "all reasons: 9,060 of 18,040 rows (50.2%) quarantined, limit 10.0%",
+    }
+
+
+def test_quarantine_limits_per_reason_in_all_and_per_reason_overrides():
+    params = SuiteParams(as_of=AS_OF)
+    assert quarantine_breaches(1_000, {"duplicate_event": 50}, params) == {}  # at the limit
+    assert quarantine_breaches(1_000, {"duplicate_event": 51}, params) == {
+        "duplicate_event": "duplicate_event: 51 of 1,000 rows (5.1%) quarantined, limit 5.0%"
+    }
+    # Each reason under 5%, together over 10%.
+    spread = {"duplicate_event": 40, "missing_id": 40, "invalid_number": 40}
+    assert list(quarantine_breaches(1_000, spread, params)) == ["all reasons"]
+    # Just over the limit is not printed as equal to it.
+    assert "(5.001%)" in quarantine_breaches(100_000, {"missing_id": 5_001}, params)["missing_id"]
+    loose = SuiteParams(
+        as_of=AS_OF,
+        max_quarantine_share=0.5,
+        max_quarantine_share_by_reason={"duplicate_event": 0.3},
+    )
+    assert list(quarantine_breaches(1_000, {"duplicate_event": 250, "missing_id": 60}, loose)) == [
+        "missing_id"
+    ]
+    assert quarantine_breaches(0, {}, params) == {}  # an empty table (no products file) passes
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ({"min_events": -1}, r"^min_events: must be >= 0, got -1$"),
+        ({"max_quarantine_share": 5}, r"^max_quarantine_share: a share between 0 and 1"),
+        (
+            {"max_quarantine_share_by_reason": {"duplicate_event": 1.5}},
+            r"^max_quarantine_share_by_reason.duplicate_event: a share between 0 and 1",
+        ),
+        (
+            {"max_quarantine_share_by_reason": {"dupes": 0.2}},
+            r"^max_quarantine_share_by_reason: unknown reason\(s\) \['dupes'\]; reasons are",
+        ),
+    ],
+)
+def test_bad_thresholds_are_refused_naming_the_field(thresholds, message):
+    with pytest.raises(ValueError, match=message):
+        SuiteParams(as_of=AS_OF, **thresholds)
+
+
+def grid_events(n_users: int, n_items: int) -> pd.DataFrame:
+    """Every user buys every item once, the newest an hour before AS_OF."""
+    rows = [
+        {
+            "user_id": f"u{u}",
+            "item_id": f"i{i}",
+            "event_id": f"e{u}-{i}",
+            "event_type": "purchase",
+            "occurred_at": (AS_OF - timedelta(hours=1 + u * n_items + i)).isoformat(),
+        }
+        for u in range(n_users)
+        for i in range(n_items)
+    ]
+    return validate_source(RawSource("files", pd.DataFrame(rows)), now=AS_OF).events
+
+
+def test_the_documented_smallest_input_passes_the_raw_gate_and_one_row_less_does_not():
+    defaults = SuiteParams(as_of=AS_OF)
+    smallest = grid_events(10, 10)  # docs/data-contract.md: 100 events, 10 users, 10 items
+    assert run_suite(SUITES["raw_events"](defaults), smallest).success
+    failed = {
+        frozenset(
+            (f.expectation, f.column)
+            for f in run_suite(SUITES["raw_events"](defaults), frame).failures
+        )
+        for frame in (smallest.iloc[1:], grid_events(9, 12), grid_events(12, 9))
+    }
+    assert failed == {
+        frozenset({("expect_table_row_count_to_be_between", None)}),
+        frozenset({("expect_column_unique_value_count_to_be_between", "user_id")}),
+        frozenset({("expect_column_unique_value_count_to_be_between", "item_id")}),
+    }
+
+
+def test_the_documented_smallest_file_loads_but_the_default_raw_gate_stops_it(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(smallest_file(doc_text()))
+    events = validate_source(load_files(path), now=AS_OF).events
+    params = SuiteParams(as_of=events["occurred_at"].max())
+    summary = run_suite(SUITES["raw_events"](params), events)
+    assert {(f.expectation, f.column) for f in summary.failures} == {
+        ("expect_table_row_count_to_be_between", None),
+        ("expect_column_unique_value_count_to_be_between", "user_id"),
+        ("expect_column_unique_value_count_to_be_between", "item_id"),
+    }

@@ -24,28 +24,6 @@ def test_round_trip_gives_identical_recommendations(model, tmp_path):
     assert not list(tmp_path.glob("*.pkl")) and not list(tmp_path.glob("*.pickle"))
 
 
-def test_unknown_user_gets_trending_and_known_user_gets_k_catalog_items(model, tmp_path):
-    bundle = load_bundle(save_bundle(model, tmp_path, {"version": "v-test"}))
-    fallback = bundle.recommend("not-a-customer", k=4)
-    assert fallback["reason"].tolist() == ["trending"] * 4
-    assert (
-        fallback["item_id"].iloc[0] == model.index.catalog.item_ids[np.argmax(model.index.trending)]
-    )
-    known = model.index.user_ids[np.flatnonzero(np.diff(model.index.history.indptr) > 0)[0]]
-    recs = bundle.recommend(str(known), k=12)
-    assert len(recs) == 12 and recs["item_id"].is_unique
-    assert recs["item_id"].isin(model.index.catalog.item_ids).all()
-
-
-def test_export_covers_every_known_customer_with_k_ranked_items(model, tmp_path):
-    bundle = load_bundle(save_bundle(model, tmp_path, {"version": "v-test"}))
-    export = bundle.recommend_all(k=5)
-    known = int((np.diff(model.index.history.indptr) > 0).sum())
-    assert export["user_id"].nunique() == known
-    ranks = export.groupby("user_id")["rank"].apply(list)
-    assert all(r == [1, 2, 3, 4, 5] for r in ranks)
-
-
 def test_a_bundle_of_another_format_is_refused(model, tmp_path):
     save_bundle(model, tmp_path, {"version": "v-test"})
     card = tmp_path / "model_card.json"

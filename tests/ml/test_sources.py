@@ -2,14 +2,17 @@
 reason, raw = loaded + quarantined for every table."""
 
 import json
+import re
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ml.schema import CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS, QUARANTINE_REASONS
-from ml.sources.contract import RawSource, parse_timestamps, validate_source
-from ml.sources.files import load_files
+from ml.sources.contract import TIMESTAMP_FORMATS, RawSource, parse_timestamps, validate_source
+from ml.sources.files import check_files, load_files
+from ml.sources.load import SourceRequest, load_source
 from ml.sources.online_retail import load_online_retail
 from ml.sources.rees46 import load_rees46
 
@@ -195,3 +198,176 @@ def test_validation_of_an_empty_source_keeps_schema():
     )
     assert validated.events.empty and validated.quarantine.empty
     assert_contract_dtypes(validated)
+
+
+def events_frame(times: list[str]) -> RawSource:
+    return RawSource(
+        "files",
+        pd.DataFrame(
+            {
+                "event_id": [f"e{i}" for i in range(len(times))],
+                "user_id": "u1",
+                "item_id": "i1",
+                "event_type": "view",
+                "occurred_at": times,
+            }
+        ),
+    )
+
+
+@pytest.mark.parametrize("numpy_errors", ["raise", "ignore", "warn"])
+def test_a_time_beyond_pandas_range_is_future_not_unparsable(numpy_errors):
+    # 2999 and an epoch in 2264 are real times after any load, but too late for pandas' ns range.
+    raw = events_frame(["2999-01-01T00:00:00Z", "2999-06-30 08:00:00", "9300000000", "2026-10-01"])
+    with np.errstate(all=numpy_errors):
+        validated = validate_source(raw, now=NOW)
+    reasons = validated.quarantine.set_index("row_number")["reason"].to_dict()
+    assert reasons == {0: "future_timestamp", 1: "future_timestamp", 2: "future_timestamp"}
+    assert list(validated.events["event_id"]) == ["e3"]
+    detail = validated.quarantine["detail"].iloc[0]
+    assert detail.startswith("occurred_at '2999-01-01T00:00:00Z' is after the load time")
+
+
+def test_a_product_created_in_2999_is_future_too():
+    raw = RawSource(
+        "files",
+        events_frame(["2026-10-01"]).events,
+        products=pd.DataFrame(
+            {"item_id": ["i1", "i2"], "created_at": ["2999-01-01", "2026-01-01"]}
+        ),
+    )
+    validated = validate_source(raw, now=NOW)
+    assert validated.quarantine[["table_name", "reason"]].values.tolist() == [
+        ["products", "future_timestamp"]
+    ]
+    assert validated.products["item_id"].tolist() == ["i2"]
+
+
+def test_an_unparsable_time_names_the_value_and_the_accepted_formats():
+    raw = events_frame(["30/11/2026 12:00", "", "1790000000000", "0001-01-01"])
+    details = validate_source(raw, now=NOW).quarantine.set_index("row_number")["detail"]
+    assert details[0] == (
+        f"occurred_at '30/11/2026 12:00' is not a time; accepted: {TIMESTAMP_FORMATS}"
+    )
+    assert details[1] == "occurred_at is empty"
+    assert details[2].startswith(
+        "occurred_at '1790000000000' is too large for epoch seconds (milliseconds?)"
+    )
+    assert details[3] == (
+        "occurred_at '0001-01-01' is before 1677-09-22, the earliest time supported"
+    )
+
+
+def test_every_format_the_hint_names_is_accepted():
+    # The hint is only useful if it is true: each example it gives must parse.
+    examples = re.findall(r"\b\d{4}-[\d:T +\-Z]*\d\b(?:Z)?|\b\d{10}\b", TIMESTAMP_FORMATS)
+    assert len(examples) == 5
+    parsed = parse_timestamps(pd.Series(examples))
+    assert parsed.notna().all(), dict(zip(examples, parsed, strict=True))
+    assert parsed[0] == pd.Timestamp("2026-11-30 12:00:00") == parsed[2] == parsed[4]
+    assert parsed[1] == pd.Timestamp("2026-11-30 10:00:00")
+
+
+MINIMAL_ROWS = [["u1", "i1", "2026-10-01T10:00:00Z"], ["u2", "i2", "2026-10-02T11:30:00Z"]]
+
+
+@pytest.mark.parametrize(("sep", "name"), [(";", "events.csv"), ("\t", "events.csv"),
+                                           ("\t", "events.tsv"), ("|", "events.txt")])
+def test_separators_are_found_from_the_header(tmp_path, sep, name):
+    path = tmp_path / name
+    header = ["user_id", "item_id", "occurred_at", "placement"]
+    # A comma inside a value of every row must not be mistaken for the separator.
+    lines = [header] + [r + ["home, top"] for r in MINIMAL_ROWS]
+    path.write_text("\n".join(sep.join(r) for r in lines) + "\n")
+    validated = validate_source(load_files(path), now=NOW)
+    assert validated.raw_counts["events"] == 2
+    assert validated.events["user_id"].tolist() == ["u1", "u2"]
+    assert validated.events["placement"].tolist() == ["home, top"] * 2
+    assert validated.events["occurred_at"].tolist() == [
+        pd.Timestamp("2026-10-01 10:00:00"), pd.Timestamp("2026-10-02 11:30:00")
+    ]
+
+
+def test_a_given_separator_is_used_and_a_wrong_one_is_named(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user_id;item_id;occurred_at\n" + "\n".join(";".join(r) for r in MINIMAL_ROWS))
+    for sep in (";", "semicolon"):
+        assert validate_source(load_files(path, sep=sep), now=NOW).events["item_id"].tolist() == [
+            "i1", "i2"
+        ]
+    with pytest.raises(ValueError, match=r"read as one column \(separator ','\): is it ';'\?"):
+        load_files(path, sep=",")
+    with pytest.raises(ValueError, match=r"^sep: ';;' is not a separator"):
+        load_files(path, sep=";;")
+    request = SourceRequest(source="files", events_path=str(path), sep=";")
+    assert len(load_source(request, now=NOW).validated.events) == 2
+    with pytest.raises(ValueError, match="sep: only the files source takes a separator"):
+        load_source(SourceRequest(source="rees46", events_path=str(path), sep=";"))
+
+
+def test_check_files_names_file_missing_unknown_and_expected_columns(tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("customer;item_id;when\nu1;i1;2026-01-01\n")
+    products = tmp_path / "products.csv"
+    products.write_text("sku,title\ni1,mug\n")
+    problems = check_files(events, products, tmp_path / "nope.csv")
+    assert problems == [
+        f"{events}: events file is missing required column(s) ['user_id', 'occurred_at']; "
+        "it has ['customer', 'item_id', 'when'] (not in the contract, ignored: "
+        "['customer', 'when']); expected ['user_id', 'item_id', 'occurred_at'] and optionally "
+        "['event_id', 'session_id', 'event_type', 'quantity', 'price', 'order_id', "
+        "'dwell_seconds', 'placement', 'request_id']",
+        f"{products}: products file is missing required column(s) ['item_id']; it has "
+        "['sku', 'title'] (not in the contract, ignored: ['sku']); expected ['item_id'] and "
+        "optionally ['title', 'description', 'category_path', 'brand', 'price', 'in_stock', "
+        "'created_at']",
+        f"{tmp_path / 'nope.csv'}: no such file",
+    ]
+    # The same message as a run would fail with, so the pre-flight check and the run agree.
+    with pytest.raises(ValueError) as raised:
+        load_files(events)
+    assert str(raised.value) == problems[0]
+
+
+def test_check_files_passes_good_files_and_catches_what_reading_would(tmp_path):
+    good = tmp_path / "events.csv"
+    good.write_text("\ufeffuser_id, item_id, occurred_at\nu1,i1,2026-01-01\n")  # BOM, spaces
+    pd.DataFrame({"item_id": ["i1"], "title": ["mug"]}).to_parquet(tmp_path / "p.parquet")
+    assert check_files(good, tmp_path / "p.parquet") == []
+    assert check_files(good, sep="tab")[0].endswith(
+        "the header was read as one column (separator '\\t'): is it ','?; expected "
+        "['user_id', 'item_id', 'occurred_at'] and optionally ['event_id', 'session_id', "
+        "'event_type', 'quantity', 'price', 'order_id', 'dwell_seconds', 'placement', "
+        "'request_id']"
+    )
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "events.json").write_text("{}")
+    assert check_files(tmp_path / "empty.csv") == [
+        f"{tmp_path / 'empty.csv'}: the file is empty (a header line is needed)"
+    ]
+    assert check_files(tmp_path / "events.json")[0].startswith(
+        f"{tmp_path / 'events.json'}: unsupported file type"
+    )
+    assert check_files(good, sep="ab") == [
+        "sep: 'ab' is not a separator; use one character such as ',' ';' '|' or 'tab' "
+        "(or leave it out to find it from the header)"
+    ]
+
+
+def test_a_null_in_a_parquet_file_is_missing_not_the_text_none(tmp_path):
+    pd.DataFrame(
+        {"user_id": ["u1", None], "item_id": ["i1", "i2"], "occurred_at": ["2026-01-01"] * 2}
+    ).to_parquet(tmp_path / "e.parquet")
+    validated = validate_source(load_files(tmp_path / "e.parquet"), now=NOW)
+    assert validated.events["user_id"].tolist() == ["u1"]
+    assert validated.quarantine["detail"].tolist() == ["user_id is empty"]
+
+
+def test_a_time_without_offset_is_utc_even_after_one_with_an_offset():
+    # pandas 2.3 would carry the +02:00 of the first string over to the ones without an offset.
+    parsed = parse_timestamps(
+        pd.Series(["2026-11-30T12:00:00+02:00", "2026-11-30 12:00:00", "2026-11-30T12:00:00"])
+    )
+    assert parsed.tolist() == [pd.Timestamp("2026-11-30 10:00:00")] + [
+        pd.Timestamp("2026-11-30 12:00:00")
+    ] * 2

@@ -1,5 +1,6 @@
 """Training is leak-free and the hybrid earns its place beside the baselines."""
 
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -109,15 +110,23 @@ def test_baselines_rank_what_they_claim(log, catalog, windows):
         recommend_baseline(index, "oracle", np.array([buyer]), 5)
 
 
-def test_tuning_keeps_every_trial_and_never_returns_worse_than_its_start(log, catalog, windows):
+@pytest.fixture(scope="module")
+def tuned(log, catalog, windows) -> tuple[TrainingParams, list[dict], list[str]]:
+    """One tuning run (3 ALS and 2 ranker trials) and the progress lines it reported."""
+    lines: list[str] = []
     best, trials = tune(
         log,
         catalog,
         windows,
         FAST,
         TuningBudget(als_trials=3, ranker_trials=2),
-        progress=lambda _: None,
+        progress=lines.append,
     )
+    return best, trials, lines
+
+
+def test_tuning_keeps_every_trial_and_never_returns_worse_than_its_start(tuned):
+    best, trials, _ = tuned
     stages = [t["stage"] for t in trials]
     assert stages[:5] == ["als", "als", "als", "ranker", "ranker"]
     assert trials[0]["params"] == FAST.to_dict()["als"]
@@ -133,6 +142,25 @@ def test_tuning_keeps_every_trial_and_never_returns_worse_than_its_start(log, ca
         assert best == replace(FAST, als=AlsParams(**als_best["params"]),
                                ranker=RankerParams(**winner["params"]))
     assert TrainingParams.from_dict(best.to_dict()) == best
+
+
+def test_tuning_reports_each_trial_with_its_score_the_best_so_far_and_its_settings(tuned):
+    _, trials, lines = tuned
+    assert len(lines) == len(trials)  # one line per trial, as each ends
+    of = {"als": 3, "ranker": 2, "as started": 1}
+    done: Counter[str] = Counter()
+    best: dict[str, float] = {}
+    for line, trial in zip(lines, trials, strict=True):
+        stage = trial["stage"]
+        done[stage] += 1
+        group = "als" if stage == "als" else "hybrid"  # the ranker trials and "as started" compete
+        best[group] = max(best.get(group, -1.0), trial["ndcg@10"])
+        assert line.startswith(f"tuning {stage} {done[stage]}/{of[stage]}: ")
+        assert f"ndcg@10 {trial['ndcg@10']:.4f} (best {best[group]:.4f})" in line
+        assert f" in {trial['seconds']:.1f} s; " in line
+    # the settings tried: the first trial of each stage is the starting settings (FAST)
+    assert "factors=16 " in lines[0] and "iterations=8 " in lines[0]
+    assert "rounds=40 " in lines[3] and "max_depth=4 " in lines[3]
 
 
 def test_training_params_with_changes_are_validated():

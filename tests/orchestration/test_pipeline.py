@@ -37,11 +37,11 @@ def champion(home: TailorHome) -> dict | None:
     return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)).champion()
 
 
-def purchases_csv(path) -> None:
+def purchases_csv(path, sep: str = ",") -> None:
     """A purchases-only events file with nothing but user_id, item_id, occurred_at."""
     events = generate_store(SyntheticParams()).events
     events = events[events["event_type"] == "purchase"][["user_id", "item_id", "occurred_at"]]
-    path.write_text(events.to_csv(index=False))
+    path.write_text(events.to_csv(index=False, sep=sep))
 
 
 def started_steps(result) -> set[str]:
@@ -154,20 +154,36 @@ def test_cli_run_names_a_missing_file_and_fails(tmp_path, capsys, monkeypatch):
     assert "--events" in capsys.readouterr().err
 
 
+def test_cli_run_checks_the_header_before_starting_dagster(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "events.csv"
+    path.write_text("customer,item_id,occurred_at\nu1,i1,2026-10-01T00:00:00Z\n")
+    monkeypatch.setenv("TAILOR_HOME", str(tmp_path / "home"))
+    assert main(["run", "--source", "files", "--events", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert str(path) in error and "user_id" in error and "customer" in error
+    assert not list((tmp_path / "home").rglob("runs.db"))  # no Dagster run was started
+    assert main(["run", "--source", "synthetic", "--sep", ";"]) == 2
+    assert "--sep" in capsys.readouterr().err
+
+
 def test_files_source_goes_end_to_end_on_user_item_time_only(tmp_path, capsys, monkeypatch):
     path = tmp_path / "purchases.csv"
-    purchases_csv(path)
+    purchases_csv(path, sep=";")
     monkeypatch.setenv("TAILOR_HOME", str(tmp_path / "home"))
-    assert main(["run", "--source", "files", "--events", str(path), "--tuning-trials", "1"]) == 0
-    out = capsys.readouterr().out
+    assert main(["run", "--source", "files", "--events", str(path), "--sep", "semicolon",
+                 "--tuning-trials", "1"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
     assert "| all | hybrid |" in out and "Serving model: tailor:" in out
+    assert "model_tuning: tuning ranker 1/1" in captured.err  # progress inside the long step
     assert main(["recommend", "--user", "u000012", "--k", "3", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert len(answer["items"]) == 3
     export = tmp_path / "recs.csv"
     assert main(["export-recommendations", "--k", "4", "--out", str(export)]) == 0
     lines = export.read_text().splitlines()
-    assert lines[0] == "user_id,rank,item_id,score,reason,model_version"
+    assert lines[0] == ("user_id,rank,item_id,title,category,score,source,reason,personalized,"
+                        "fallback_reason,model_version")
     assert len(lines) > 4
 
 

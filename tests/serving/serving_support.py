@@ -116,11 +116,12 @@ class Server:
         return self.log.read_text()
 
 
-def start_server(home: Path, env: dict[str, str], timeout: float = 90) -> Server:
-    """`bentoml serve serving.service:Recommender` for `home` on a free port, once /readyz says
-    200."""
+def start_server(home: Path, env: dict[str, str], timeout: float = 90,
+                 host: str = "127.0.0.1") -> Server:
+    """`bentoml serve serving.service:Recommender` for `home` on a free port of `host`, once
+    /readyz says 200 (asked on loopback)."""
     port = free_port()
-    argv, environment = serve_command(home, "127.0.0.1", port)
+    argv, environment = serve_command(home, host, port)
     environment.update(env)
     log = home / "server.log"
     url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""The service's logic (`serving.service.Engine`) on a trained bundle, in process: each business
+"""The service's logic (`serving.engine.Engine`) on a trained bundle, in process: each business
 rule on and off, fallbacks, reasons, carousels, cache and model swaps. HTTP is test_http.py."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from serving_support import VERSION_1, VERSION_2, with_version
 
+from serving.engine import Engine, LookupError404
 from serving.rules import ServingSettings
 from serving.schemas import (
     CrossSellRequest,
@@ -21,7 +22,6 @@ from serving.schemas import (
     RecommendRequest,
     SimilarItemsRequest,
 )
-from serving.service import Engine, LookupError404
 
 pytestmark = pytest.mark.integration
 
@@ -75,12 +75,13 @@ def test_a_batch_of_requests_gets_the_answers_each_would_get_alone(loose):
 
 
 def test_without_rules_the_answer_is_the_models_ranking(trained, loose):
+    model = trained.bundle.model
     for user in users(loose)[:40]:
-        expected = trained.bundle.recommend(user, 10)
+        expected = model.recommend(np.array([model.index.user_index[user]]), 10)
         items = recommend(loose, user)
-        assert ids(items) == expected["item_id"].tolist()
-        assert [i.source for i in items] == expected["reason"].tolist()
-        assert np.allclose([i.score for i in items], expected["score"], atol=1e-6)
+        assert ids(items) == model.index.catalog.item_ids[expected.items[0]].tolist()
+        assert [i.source for i in items] == list(expected.reasons[0])
+        assert np.allclose([i.score for i in items], expected.scores[0], atol=1e-6)
 
 
 def test_out_of_stock_items_are_never_recommended(trained, loose):

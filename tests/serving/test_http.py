@@ -44,7 +44,8 @@ def test_recommend_personalizes_for_a_consenting_customer(server, customer):
     assert (answer["personalized"], answer["fallback_reason"]) == (True, None)
     assert answer["placement"] == "homepage"
     assert len(answer["items"]) == 7
-    assert set(answer["items"][0]) == {"item_id", "score", "source", "reason", "category"}
+    assert set(answer["items"][0]) == {"item_id", "title", "score", "source", "reason",
+                                       "category"}
     assert {i["source"] for i in answer["items"]} - {"trending", "segment"}  # model sources too
     assert uuid.UUID(answer["request_id"]).version == 4
     assert response.headers["x-request-id"] == answer["request_id"]

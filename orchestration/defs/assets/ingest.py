@@ -23,6 +23,8 @@ class RawShopDataConfig(dg.Config):
     events_path: str | None = None
     products_path: str | None = None
     customers_path: str | None = None
+    # CSV separator of the files source (",", ";", "tab", "|"); None: found from each header.
+    sep: str | None = None
     synthetic_size: Literal["small", "1m"] = "small"
     synthetic_seed: int = 7
     # Reference "now" (ISO-8601, UTC). Default: the newest valid event (suits historical files);
@@ -35,6 +37,7 @@ class RawShopDataConfig(dg.Config):
             events_path=self.events_path,
             products_path=self.products_path,
             customers_path=self.customers_path,
+            sep=self.sep,
             synthetic=replace(
                 SyntheticParams.preset(self.synthetic_size), seed=self.synthetic_seed
             ),

@@ -1,0 +1,60 @@
+"""Prometheus metrics of the Recommender (created once per worker process, after BentoML has set
+PROMETHEUS_MULTIPROC_DIR), and a no-op stand-in for the CLI and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class _NoMetric:
+    def labels(self, **_):
+        return self
+
+    def inc(self, amount: float = 1.0) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Metrics:
+    fallbacks: object
+    cache_hits: object
+    cache_misses: object
+    reloads: object
+    model: object  # tailor_model_info{model_version, model_tag}: 1 while a worker serves it
+
+    @classmethod
+    def disabled(cls) -> Metrics:
+        return cls(_NoMetric(), _NoMetric(), _NoMetric(), _NoMetric(), _NoMetric())
+
+    def serving(self, version: str, tag: str, previous: tuple[str, str] | None) -> None:
+        """The info metric of the model now served (BentoML's own service_version label says
+        "not available" outside a built Bento, and never names the model)."""
+        if previous is not None and previous != (version, tag):
+            self.model.labels(model_version=previous[0], model_tag=previous[1]).set(0)
+        self.model.labels(model_version=version, model_tag=tag).set(1)
+
+    @classmethod
+    def prometheus(cls) -> Metrics:
+        """Created once per process, after BentoML has set PROMETHEUS_MULTIPROC_DIR."""
+        global _METRICS
+        if _METRICS is None:
+            from prometheus_client import Counter, Gauge
+
+            _METRICS = cls(
+                fallbacks=Counter("tailor_fallbacks", "Non-personalized answers, by reason",
+                                  ["endpoint", "reason"]),
+                cache_hits=Counter("tailor_cache_hits", "Answers served from the cache",
+                                   ["endpoint"]),
+                cache_misses=Counter("tailor_cache_misses", "Answers computed", ["endpoint"]),
+                reloads=Counter("tailor_model_reloads", "Model reloads, by outcome", ["outcome"]),
+                # livemax: across live workers, 1 for every version some worker still serves
+                model=Gauge("tailor_model_info", "The model a worker serves (1) or served (0)",
+                            ["model_version", "model_tag"], multiprocess_mode="livemax"),
+            )
+        return _METRICS
+
+
+_METRICS: Metrics | None = None
