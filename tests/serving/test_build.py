@@ -34,7 +34,8 @@ def test_bento_builds_offline_ships_the_code_and_serves(trained, tmp_path):
     name, version = tag.split(":")
     bento = home / "bentos" / name / version
     for path in ("src/ml/bundle.py", "src/ml/online.py", "src/ml/consent.py",
-                 "src/serving/service.py", "src/serving/rules.py", "src/serving/schemas.py"):
+                 "src/serving/service.py", "src/serving/rules.py", "src/serving/schemas.py",
+                 "src/serving/templates/docs.html"):
         assert (bento / path).is_file(), path
     manifest = yaml.safe_load((bento / "bento.yaml").read_text())
     assert manifest["services"][0]["models"][0]["tag"] == model_tag
@@ -48,5 +49,7 @@ def test_bento_builds_offline_ships_the_code_and_serves(trained, tmp_path):
     try:
         answer = httpx.post(f"http://127.0.0.1:{port}/popular", json={"k": 3}, timeout=30).json()
         assert answer["model_version"] == VERSION_1 and len(answer["items"]) == 3
+        docs = httpx.get(f"http://127.0.0.1:{port}/docs", timeout=30)
+        assert docs.status_code == 200 and "Tailor Recommender API" in docs.text
     finally:
         stop(server)
