@@ -191,19 +191,15 @@ def _k(text: str) -> int:
 
 
 def _demo(args: argparse.Namespace, home: TailorHome) -> int:
-    return _run(
-        argparse.Namespace(
-            source="synthetic",
-            events=None,
-            products=None,
-            customers=None,
-            as_of=None,
-            size=args.size,
-            seed=args.seed,
-            tuning_trials=args.tuning_trials,
-        ),
-        home,
-    )
+    return _run(demo_as_run(args), home)
+
+
+def demo_as_run(args: argparse.Namespace) -> argparse.Namespace:
+    """`tailor demo` is `tailor run --source synthetic` with the demo's options: parsed by the run
+    parser, so every option `run` has gets its default."""
+    return build_parser().parse_args(["run", "--source", "synthetic", "--size", args.size,
+                                      "--seed", str(args.seed),
+                                      "--tuning-trials", str(args.tuning_trials)])
 
 
 def _run(args: argparse.Namespace, home: TailorHome) -> int:

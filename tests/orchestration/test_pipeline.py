@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from ml.sources.synthetic import SyntheticParams, generate_store
-from orchestration.cli import collect_status, main
+from orchestration.cli import build_parser, collect_status, demo_as_run, main
 from orchestration.lib.env import TailorHome
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.runner import run_pipeline
@@ -152,6 +152,15 @@ def test_cli_run_names_a_missing_file_and_fails(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TAILOR_HOME", str(tmp_path / "home"))
     assert main(["run", "--source", "files", "--events", str(tmp_path / "nope.csv")]) == 2
     assert "--events" in capsys.readouterr().err
+
+
+def test_demo_runs_with_every_option_of_run_at_its_default():
+    demo = build_parser().parse_args(["demo", "--seed", "3", "--tuning-trials", "2"])
+    run = demo_as_run(demo)
+    defaults = build_parser().parse_args(["run"])
+    assert set(vars(run)) == set(vars(defaults))
+    assert (run.source, run.seed, run.tuning_trials, run.size, run.sep) == (
+        "synthetic", 3, 2, "small", None)
 
 
 def test_cli_run_checks_the_header_before_starting_dagster(tmp_path, capsys, monkeypatch):
