@@ -158,9 +158,10 @@ def engine_steps(home: Path, ids: list[str], seconds: float) -> dict:
     import bentoml
 
     from serving import GC_THRESHOLDS
+    from serving.engine import Engine
+    from serving.logs import configure_logging
     from serving.rules import load_settings
     from serving.schemas import RecommendRequest
-    from serving.service import Engine, configure_logging
 
     configure_logging()
     logging.getLogger("tailor.serving").handlers[0].setStream(open(os.devnull, "w"))

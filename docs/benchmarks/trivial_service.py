@@ -66,7 +66,8 @@ class Trivial:
 SAME_API_CONSTANT = ItemsResponse(
     request_id="constant", model_version="20261031-00000000", personalized=True,
     placement="homepage",
-    items=[{"item_id": f"i{n:05d}", "score": 0.123456, "source": "copurchase",
+    items=[{"item_id": f"i{n:05d}", "title": "Dewdrop Hydrating Eye Cream", "score": 0.123456,
+            "source": "copurchase",
             "reason": "bought together with i00235", "category": "fashion"} for n in range(10)])
 
 
