@@ -228,3 +228,11 @@ def test_a_failing_feature_suite_stops_training(synthetic_home, tmp_path):
     assert checks["ml_item_features_pass_suite"] is False
     assert "model_tuning" not in started_steps(result)
     assert champion(home)["tag"] == before["tag"]
+
+
+def test_a_first_run_records_no_champion_score_rather_than_a_made_up_one(synthetic_home):
+    _, result = synthetic_home
+    gate = next(e for e in result.get_asset_check_evaluations()
+                if e.check_name == "challenger_beats_champion")
+    assert gate.metadata["champion_ndcg@10"].value is None
+    assert 0.0 < gate.metadata["challenger_ndcg@10"].value <= 1.0

@@ -208,7 +208,7 @@ def no_reference(
         "status": "no_reference",
         "reason": reason,
         **_header(context, report, champion, params),
-        "drift_share": 0.0,
+        "drift_share": None,  # nothing was compared: unknown, not "no drift"
         "drifted_columns": [],
     }
     latest = reports.write_json("drift", report, payload)
@@ -216,7 +216,7 @@ def no_reference(
         metadata={
             "status": "no_reference",
             "reason": reason,
-            "drift_share": 0.0,
+            "drift_share": None,
             "retrain_threshold": params.retrain_threshold,
             "summary": dg.MetadataValue.path(str(latest)),
         }

@@ -27,7 +27,7 @@ def challenger_beats_champion(reports: ReportStore) -> dg.AssetCheckResult:
         description="; ".join(decision.reasons),
         metadata={
             "challenger_ndcg@10": decision.challenger,
-            "champion_ndcg@10": decision.champion if decision.champion is not None else -1.0,
+            "champion_ndcg@10": decision.champion,  # None (null) when there is no champion yet
         },
     )
 
