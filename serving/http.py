@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from serving.schemas import REQUEST_ID_PATTERN
+from serving.schemas import REQUEST_ID_PATTERN, error_body
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
@@ -145,8 +145,7 @@ def _as_error_response(raw: bytes, status: int, request_id: str | None) -> dict:
 
 async def _error(send, status: int, request_id: str, message: str, loc: list[str],
                  kind: str) -> None:
-    await _send_json(send, status, {"error": message, "request_id": request_id,
-                                    "detail": [{"loc": loc, "msg": message, "type": kind}]})
+    await _send_json(send, status, error_body(message, loc, kind, request_id))
 
 
 async def _send_json(send, status: int, answer: dict) -> None:

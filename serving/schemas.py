@@ -159,3 +159,9 @@ class ErrorResponse(BaseModel):
     error: str
     detail: list[ErrorDetail]
     request_id: str
+
+
+def error_body(message: str, loc: list[str], kind: str, request_id: str) -> dict:
+    """An ErrorResponse with one detail, as JSON-ready data (what the service's own errors say)."""
+    return {"error": message, "detail": [{"loc": loc, "msg": message, "type": kind}],
+            "request_id": request_id}

@@ -58,11 +58,12 @@ from serving.schemas import (
     ReloadRequest,
     ReloadResponse,
     SimilarItemsRequest,
+    error_body,
 )
 
 MODEL_NAME = "tailor"
 REQUEST_ID_HEADER = "x-request-id"
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+LOOPBACK = frozenset({"127.0.0.1", "::1"})  # client addresses as uvicorn reports them
 
 
 # -- the BentoML service ---------------------------------------------------------------------------
@@ -82,9 +83,7 @@ def _error(ctx: bentoml.Context, status: int, request_id: str, field: str, messa
            kind: str) -> JSONResponse:
     ctx.response.status_code = status
     ctx.response.headers["X-Request-ID"] = request_id
-    return JSONResponse({"error": message,
-                         "detail": [{"loc": [field], "msg": message, "type": kind}],
-                         "request_id": request_id}, status_code=status)
+    return JSONResponse(error_body(message, [field], kind, request_id), status_code=status)
 
 
 def _from_this_machine(ctx: bentoml.Context) -> bool:
