@@ -88,6 +88,13 @@ class CandidateIndex:
             self._user_index = {u: i for i, u in enumerate(self.user_ids.tolist())}
         return self._user_index
 
+    def has_history(self, users: int | np.ndarray) -> np.ndarray:
+        """Whether each user (an index or an array of them) has any interaction before the
+        cutoff: the users the ranker personalizes for; the others get the fallback."""
+        if not hasattr(self, "_has_history"):
+            self._has_history = np.diff(self.history.indptr) > 0
+        return self._has_history[users]
+
     def source_scores(self, source: str, users: np.ndarray) -> np.ndarray:
         """Dense users x items scores of one source (0 = not proposed)."""
         if source == "als":

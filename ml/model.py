@@ -119,23 +119,54 @@ def _top_per_user(
 def _pad_with_trending(
     index: CandidateIndex, recs: Recommendations, k: int, exclude_purchased: bool
 ) -> Recommendations:
-    """Users with fewer than k candidates get trending items (never a repeat of their list)."""
+    """`pad_with_trending` for every user of `recs`."""
     ranked_trending = np.argsort(-index.trending, kind="stable")
+    bought = index.purchase_counts
     items, scores, reasons = [], [], []
     for user, row, row_scores, row_reasons in zip(
         recs.users, recs.items, recs.scores, recs.reasons, strict=True
     ):
-        if len(row) >= k:
-            items.append(row[:k])
-            scores.append(row_scores[:k])
-            reasons.append(row_reasons[:k])
-            continue
-        taken = set(row.tolist())
-        if exclude_purchased:
-            taken.update(index.purchase_counts[user].indices.tolist())
-        fill = [i for i in ranked_trending[: k + len(taken)] if i not in taken][: k - len(row)]
-        floor = float(row_scores.min()) if len(row_scores) else 0.0
-        items.append(np.concatenate([row, np.asarray(fill, dtype=row.dtype if len(row) else int)]))
-        scores.append(np.concatenate([row_scores, floor - 1.0 - np.arange(len(fill))]))
-        reasons.append(list(row_reasons) + ["trending"] * len(fill))
+        purchased = (
+            bought.indices[bought.indptr[user] : bought.indptr[user + 1]]
+            if exclude_purchased
+            else None
+        )
+        row, row_scores, row_reasons = pad_with_trending(
+            ranked_trending, row, row_scores, row_reasons, k, purchased
+        )
+        items.append(row)
+        scores.append(row_scores)
+        reasons.append(row_reasons)
     return Recommendations(recs.users, items, scores, reasons)
+
+
+def pad_with_trending(
+    ranked_trending: np.ndarray,
+    items: np.ndarray,
+    scores: np.ndarray,
+    reasons: list[str],
+    k: int,
+    purchased: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One user's top k from their ranked `items`: cut to k or, when fewer, followed by the most
+    trending items that are neither in `items` nor `purchased`, scored below all of them.
+    `HybridModel`, the baselines and `ml.online.OnlineScorer` all pad with this."""
+    if len(items) >= k:
+        return items[:k], scores[:k], reasons[:k]
+    taken = set(items.tolist())
+    if purchased is not None:
+        taken.update(purchased.tolist())
+    # k + len(taken) trending items hold at least k that are not taken.
+    fill = [i for i in ranked_trending[: k + len(taken)] if i not in taken][: k - len(items)]
+    return (
+        np.concatenate([items, np.asarray(fill, dtype=items.dtype if len(items) else int)]),
+        np.concatenate([scores, scores_below(scores, len(fill))]),
+        list(reasons) + ["trending"] * len(fill),
+    )
+
+
+def scores_below(scores: np.ndarray, n: int) -> np.ndarray:
+    """n scores for what continues a ranked list: one apart, from min(scores) - 1 (-1 when
+    `scores` is empty), so a fallback always ranks below what it continues."""
+    floor = float(scores.min()) if len(scores) else 0.0
+    return floor - 1.0 - np.arange(n, dtype=np.float64)

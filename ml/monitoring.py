@@ -269,10 +269,10 @@ def prediction_sample(
     """Top-k of `model` for up to `sample_users` active users it knows (seeded sample):
     user_id, rank, item_id, score, category, reason."""
     index = model.index
-    known = np.diff(index.history.indptr) > 0
     lookup = index.user_index
     active = active_users(user_features, params.window_days)["user_id"].astype(str)
-    users = np.array(sorted(lookup[u] for u in active if u in lookup and known[lookup[u]]))
+    users = np.array(sorted(lookup[u] for u in active if u in lookup), dtype=np.int64)
+    users = users[index.has_history(users)]
     if len(users) > params.sample_users:
         rng = np.random.default_rng(params.seed)
         users = np.sort(rng.choice(users, params.sample_users, replace=False))

@@ -3,7 +3,7 @@ for serving.
 
 `CandidateIndex.candidates` + `ml.ranking.pair_features` + `HybridModel.recommend` are written for
 thousands of users at once (pandas frames, scipy fancy indexing); for the users of one request or
-one micro-batch of requests their fixed costs dominate (about 11 ms). `OnlineScorer` computes the
+one micro-batch of requests their fixed costs dominate. `OnlineScorer` computes the
 candidates and features of a batch of users in one compiled pass (`_candidate_pass`, numba,
 without the GIL: a serving worker runs it on its booster thread, beside the XGBoost call), and
 gives the same numbers as the batch code:
@@ -14,8 +14,8 @@ gives the same numbers as the batch code:
   then scipy's CSR x CSR product (float32 products, added per cell in the order of the history
   row's entries and of each neighbour row), replayed in that order;
 - features: float32 casts of the same float64 / float32 values, columns in `FEATURES` order;
-- order: a stable sort by descending score per user, then the trending padding of
-  `ml.model._pad_with_trending`.
+- order: a stable sort by descending score per user, then `ml.model.pad_with_trending`;
+- scores: `booster.inplace_predict`'s (see `_DensePredictor`).
 
 tests/serving/test_online.py checks on a trained bundle, for every user, that the features equal
 `pair_features` bit for bit, that `recommend` equals `HybridModel.recommend`, and that ranking
@@ -25,6 +25,7 @@ users together equals ranking each alone.
 from __future__ import annotations
 
 import ctypes
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,7 @@ from sklearn.preprocessing import normalize
 
 from ml.candidates import SOURCES
 from ml.kernels import JIT, factor_row, pair_dot, top_k_into, top_k_rows
-from ml.model import HybridModel
+from ml.model import HybridModel, pad_with_trending
 from ml.ranking import FEATURES, ITEM_STATS, USER_STATS
 
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
@@ -51,6 +52,8 @@ _LAYOUT = np.array(
 # The position of each source in SOURCES, as `_candidate_pass` uses them.
 _ALS, _CONTENT, _COPURCHASE, _REPEAT, _TRENDING, _SEGMENT = range(6)
 assert SOURCES == ("als", "content", "copurchase", "repeat", "trending", "segment")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,10 +145,7 @@ class OnlineScorer:
             _LAYOUT)
         self.ranked_trending = np.argsort(-index.trending, kind="stable")
         self._source_names = np.asarray(SOURCES)
-        self.predict = _DensePredictor.for_booster(self.booster)
-
-    def has_history(self, user: int) -> bool:
-        return bool(self.history.indptr[user + 1] > self.history.indptr[user])
+        self.predict = _DensePredictor(self.booster)
 
     def prepare(self, users, exclude_purchased: bool = False) -> tuple[CandidateBatch, np.ndarray]:
         """The users' candidates (their rows of `CandidateIndex.candidates`) and their feature rows
@@ -185,19 +185,9 @@ class OnlineScorer:
                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(items, scores, reasons): what `HybridModel.recommend([user], k)` gives this user."""
         ranked = self.rank(user, exclude_purchased)
-        items, scores = ranked.items[:k], ranked.scores[:k]
-        reasons = ranked.sources[:k].tolist()
-        if len(items) >= k:
-            return items, scores, reasons
-        taken = set(items.tolist())
-        if exclude_purchased:
-            taken.update(self.purchase_counts.row(user)[0].tolist())
-        head = self.ranked_trending[: k + len(taken)]
-        fill = [i for i in head if i not in taken][: k - len(items)]
-        floor = float(scores.min()) if len(scores) else 0.0
-        items = np.concatenate([items, np.asarray(fill, dtype=items.dtype if len(items) else int)])
-        scores = np.concatenate([scores, floor - 1.0 - np.arange(len(fill))])
-        return items, scores, reasons + ["trending"] * len(fill)
+        purchased = self.purchase_counts.row(user)[0] if exclude_purchased else None
+        return pad_with_trending(self.ranked_trending, ranked.items, ranked.scores,
+                                 ranked.sources[:k].tolist(), k, purchased)
 
 
 @njit(**JIT)
@@ -365,42 +355,74 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
 
 
 class _DensePredictor:
-    """`booster.inplace_predict(X, missing=np.nan)` for a C-contiguous float32 matrix, without the
-    per-call Python work of xgboost's wrapper (type sniffing, JSON of fixed arguments: ~0.1 ms of a
-    ~0.4 ms call). Same C entry point (XGBoosterPredictFromDense), same arguments, so the same
-    numbers; tests/serving/test_online.py compares the two. Falls back to `inplace_predict` when
-    this xgboost lacks the internals it relies on."""
+    """`booster.inplace_predict(features, missing=np.nan)` for a float32 feature matrix.
+
+    On the serving path it calls the C entry point that `inplace_predict` calls
+    (XGBoosterPredictFromDense) with the same arguments through xgboost's private ctypes bindings,
+    skipping the wrapper's per-call Python work (input type sniffing, the JSON of fixed arguments),
+    a large share of a call at one micro-batch's size. Private API can change in any xgboost
+    release: the path is chosen once, here, and `inplace_predict` is used whenever the bindings
+    are missing, fail, or do not give `inplace_predict`'s numbers on a probe. `path` says which
+    ("private" or "inplace_predict"); tests/ml/test_online_predictor.py pins both.
+    """
 
     def __init__(self, booster: xgb.Booster) -> None:
-        from xgboost.core import _LIB, _check_call, c_bst_ulong, make_jcargs
-
         self._booster = booster
-        self._lib, self._check, self._ulong = _LIB, _check_call, c_bst_ulong
-        self._args = make_jcargs(type=0, training=False, iteration_begin=0, iteration_end=0,
-                                 missing=np.nan, strict_shape=False, cache_id=0)
-        self._no_proxy = ctypes.c_void_p()
-
-    @classmethod
-    def for_booster(cls, booster: xgb.Booster):
+        self._call = None
+        probe = _probe_features(booster.num_features())
+        public = booster.inplace_predict(probe, missing=np.nan)
         try:
-            return cls(booster)
-        except ImportError:
-            return lambda features: booster.inplace_predict(features, missing=np.nan)
+            self._call = _private_dense_predict(booster)
+            if not np.array_equal(self._call(probe), public, equal_nan=True):
+                raise ValueError("the private path's scores differ from inplace_predict's")
+        except Exception as error:  # any failure of the private path: use the public one
+            self._call = None
+            logger.warning("xgboost %s: scoring through Booster.inplace_predict, not its private "
+                           "C bindings (%s: %s)", xgb.__version__, type(error).__name__, error)
+        self.path = "inplace_predict" if self._call is None else "private"
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         features = np.ascontiguousarray(features, dtype=np.float32)
+        if self._call is None:
+            return self._booster.inplace_predict(features, missing=np.nan)
+        return self._call(features)
+
+
+def _probe_features(n_features: int) -> np.ndarray:
+    """A few rows that reach many leaves: zeros, missing values, large and small numbers."""
+    rng = np.random.default_rng(0)
+    probe = rng.normal(scale=100.0, size=(8, n_features)).astype(np.float32)
+    probe[0] = 0.0
+    probe[1] = np.nan
+    probe[rng.random(probe.shape) < 0.2] = np.nan
+    return probe
+
+
+def _private_dense_predict(booster: xgb.Booster):
+    """`inplace_predict(X, missing=np.nan)` for a C-contiguous float32 X, calling what it calls
+    (xgboost 3.2's core.py). Raises when this xgboost lacks the bindings it relies on."""
+    from xgboost.core import _LIB, _check_call, c_bst_ulong, make_jcargs
+
+    predict_from_dense = _LIB.XGBoosterPredictFromDense
+    args = make_jcargs(type=0, training=False, iteration_begin=0, iteration_end=0,
+                       missing=np.nan, strict_shape=False, cache_id=0)
+    no_proxy = ctypes.c_void_p()
+
+    def predict(features: np.ndarray) -> np.ndarray:
         rows, columns = features.shape
         if rows == 0:
             return np.zeros(0, dtype=np.float32)
-        interface = (b'{"data": [%d, true], "shape": [%d, %d], "strides": null, "typestr": "<f4", '
-                     b'"version": 3}' % (features.ctypes.data, rows, columns))
+        interface = (b'{"data": [%d, true], "shape": [%d, %d], "strides": null, '
+                     b'"typestr": "<f4", "version": 3}' % (features.ctypes.data, rows, columns))
         predictions = ctypes.POINTER(ctypes.c_float)()
-        shape = ctypes.POINTER(self._ulong)()
-        dims = self._ulong()
-        self._check(self._lib.XGBoosterPredictFromDense(
-            self._booster.handle, interface, self._args, self._no_proxy, ctypes.byref(shape),
-            ctypes.byref(dims), ctypes.byref(predictions)))
+        shape = ctypes.POINTER(c_bst_ulong)()
+        dims = c_bst_ulong()
+        _check_call(predict_from_dense(booster.handle, interface, args, no_proxy,
+                                       ctypes.byref(shape), ctypes.byref(dims),
+                                       ctypes.byref(predictions)))
         if dims.value != 1 or shape[0] != rows:  # one score per row, as rank:* objectives give
-            return self._booster.inplace_predict(features, missing=np.nan)
+            raise ValueError(f"expected one score per row, got {dims.value} dimensions")
         # The buffer belongs to the booster (per thread) and is reused by its next call: copy.
         return np.ctypeslib.as_array(predictions, shape=(rows,)).copy()
+
+    return predict

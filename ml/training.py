@@ -273,9 +273,9 @@ def _hybrid_report(model: HybridModel, data: EvaluationSet, exclude: bool) -> di
 
 
 def _known(index: CandidateIndex, truth: dict[int, set[int]]) -> np.ndarray:
-    """Users with a history before the cutoff (cold users are served the fallback, not ranked)."""
-    has_history = np.diff(index.history.indptr) > 0
-    return np.array(sorted(u for u in truth if has_history[u]), dtype=np.int64)
+    """The users of `truth` with a history, sorted (cold users get the fallback, not the ranker)."""
+    users = np.array(sorted(truth), dtype=np.int64)
+    return users[index.has_history(users)]
 
 
 def _sample(space: dict[str, list], rng: np.random.Generator) -> dict:

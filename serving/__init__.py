@@ -14,17 +14,27 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "serving.service:Recommender"
+MODEL_NAME = "tailor"  # the BentoML model the service loads (f"{MODEL_NAME}:latest")
 # Worker GC thresholds (gen 0 raised from 700): an answer allocates many short-lived objects, and
-# at the default the cyclic GC runs every few requests (7% of a worker's throughput here). Used by
-# serving/service.py and by the benchmark's trivial services.
+# at the default the cyclic GC runs every few requests. Used by serving/service.py and by the
+# benchmark's trivial services; the A/B runs that chose it: docs/benchmarks/serving.md.
 GC_THRESHOLDS = (50_000, 10, 10)
 # A worker's booster thread (serving/batching.py) needs the GIL back after each compiled pass and
 # XGBoost call; while the event loop is busy it gets it only after this interval (CPython's
-# default: 5 ms). In A/B runs here, uncached throughput: 0.2 ms +3% over the default, 50 us +6%
-# over 0.2 ms.
+# default: 5 ms). Chosen by A/B runs too (docs/benchmarks/serving.md).
 GIL_SWITCH_INTERVAL_S = 0.00005
-TELEMETRY_OFF = {"BENTOML_DO_NOT_TRACK": "true", "DO_NOT_TRACK": "1",
-                 "OPENBLAS_NUM_THREADS": "1"}
+# No machine here reaches the internet and a shop's may not either: every tool's telemetry is off.
+# The one list, for every entry point (orchestration.lib.env, serve_command below); here because
+# the Bento ships serving/ and ml/ only.
+TELEMETRY_OFF = {
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",  # Evidently (and any tool following the convention)
+    # implicit runs its own OpenMP threads; BLAS threads on top of them only slow it down.
+    "OPENBLAS_NUM_THREADS": "1",
+}
 
 
 def home_root(home) -> Path:
@@ -55,7 +65,7 @@ def serve_command(home, host: str = "127.0.0.1", port: int = 3000,
 def serve(home, host: str = "127.0.0.1", port: int = 3000) -> int:
     """Run the Recommender on the promoted model of `home` until it exits or this process is
     asked to stop (SIGTERM, SIGINT, SIGHUP); the exit code (see `serving.process.supervise`)."""
-    store = bentoml_home(home) / "models" / "tailor"
+    store = bentoml_home(home) / "models" / MODEL_NAME
     if not (store / "latest").exists():
         print(f"error: no promoted model in {store}; run `tailor demo` or `tailor run` first",
               file=sys.stderr)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ml.bundle import Bundle, load_bundle
 from ml.consent import ConsentSnapshot, load_consent, refusal
+from ml.model import scores_below
 from ml.online import CandidateBatch, OnlineScorer, Ranked
 from ml.schema import GUEST_PREFIX
 from serving.logs import log_answers, log_event
@@ -135,8 +136,9 @@ class ModelState:
 
     def user(self, user_id: str) -> int | None:
         """Index of a user the model can personalize for (known, with a history)."""
-        user = self.bundle.model.index.user_index.get(user_id)
-        if user is None or not self.scorer.has_history(user):
+        index = self.bundle.model.index
+        user = index.user_index.get(user_id)
+        if user is None or not index.has_history(user):
             return None
         return user
 
@@ -263,7 +265,8 @@ class Engine:
                              (previous.version, previous.tag) if previous else None)
         log_event("model_loaded", model_version=state.version, model_tag=state.tag,
              previous_version=previous.version if previous else None,
-             consent_source=state.consent.source, segments=sorted(state.segment_scores))
+             consent_source=state.consent.source, segments=sorted(state.segment_scores),
+             predictor=state.scorer.predict.path)
 
     def reload_latest(self, find_latest, force: bool = False) -> tuple[bool, str]:
         """Load `find_latest()` -> (tag, folder) if its tag differs from the serving one. A tag
@@ -358,10 +361,11 @@ class Engine:
 
     @staticmethod
     def _below(head: Candidates, tail: Candidates) -> Candidates:
-        """`tail` re-scored below everything in `head` (as the model pads with trending)."""
-        floor = float(head.scores.min()) if len(head.scores) else 0.0
-        return Candidates(tail.items, floor - 1.0 - np.arange(len(tail.items), dtype=np.float64),
-                          tail.sources, tail.anchors)
+        """`tail` re-scored below everything in `head` (`ml.model.scores_below`, as the model's
+        padding is). Scored by position in the whole tail, before `then` drops what `head` holds,
+        so not `pad_with_trending`, which scores only the items it adds."""
+        return Candidates(tail.items, scores_below(head.scores, len(tail.items)), tail.sources,
+                          tail.anchors)
 
     def _neighbours(self, state: ModelState, anchors: np.ndarray,
                     sources: tuple[str, ...]) -> Candidates:

@@ -40,7 +40,7 @@ from pathlib import Path
 import bentoml
 from starlette.responses import JSONResponse
 
-from serving import GC_THRESHOLDS, GIL_SWITCH_INTERVAL_S
+from serving import GC_THRESHOLDS, GIL_SWITCH_INTERVAL_S, MODEL_NAME
 from serving.batching import BoosterThread, MicroBatcher, one_by_one
 from serving.engine import Engine, LookupError404, ModelNotLoaded
 from serving.http import ApiGuard
@@ -61,7 +61,6 @@ from serving.schemas import (
     error_body,
 )
 
-MODEL_NAME = "tailor"
 REQUEST_ID_HEADER = "x-request-id"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})  # client addresses as uvicorn reports them
 

@@ -135,17 +135,23 @@ from pathlib import Path
 from orchestration.lib.env import TailorHome, configure_environment
 home = configure_environment(TailorHome(Path(sys.argv[1])))
 import dagster as dg
-from ml.drift_simulation import DriftParams
-from orchestration.cli import append_simulated_days, evaluate_retrain_sensor
+from orchestration.cli.drift import batch_note, evaluate_retrain_sensor
 from orchestration.lib.runner import run_pipeline
-batch = append_simulated_days(home, DriftParams(int(sys.argv[4]), sys.argv[2], int(sys.argv[3])))
+batch = {"source": "simulated-days", "arrival": "append", "simulated_days": int(sys.argv[4]),
+         "simulated_shift": sys.argv[2], "simulated_seed": int(sys.argv[3])}
+arrival = run_pipeline(home, batch, job_name="ingest_tailor_job")
+assert arrival.success, "the simulated days did not pass the raw gates"
+events = next(e.materialization.metadata["loaded_rows"].value
+              for e in arrival.get_asset_materialization_events()
+              if e.asset_key.to_user_string() == "raw_events")
 started = time.monotonic()
 result = run_pipeline(home, job_name="monitor_tailor_job")
 seconds = time.monotonic() - started
 decision = evaluate_retrain_sensor(home)
 reports = {p.stem: json.loads(p.read_text()) for p in (home.reports / "drift").glob("*.json")}
-print(json.dumps({"success": result.success, "seconds": seconds, "shifted": batch.shifted,
-                  "events": len(batch.events), "fired": isinstance(decision, dg.RunRequest),
+print(json.dumps({"success": result.success, "seconds": seconds,
+                  "shifted": batch_note(arrival).rsplit(": ", 1)[-1],
+                  "events": events, "fired": isinstance(decision, dg.RunRequest),
                   "reports": reports}))
 """
 

@@ -34,7 +34,7 @@ OUT = REPO / "docs" / "benchmarks" / "quality.md"
 
 def run_case(name: str, config: dict, trials: int) -> dict:
     home = configure_environment(TailorHome(Path(tempfile.mkdtemp(prefix=f"tailor-q-{name}-"))))
-    from orchestration.cli import run_outcome
+    from orchestration.cli.pipeline import run_outcome
     from orchestration.lib.runner import run_pipeline
 
     started = time.monotonic()

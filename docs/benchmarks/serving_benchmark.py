@@ -292,6 +292,12 @@ def write_report(path: Path, runs: dict[int, dict], steps: dict, args, command: 
         "inside the server than in process (the HTTP work in between evicts them from the CPU",
         "caches).",
         "",
+        "Two worker settings were chosen by A/B runs of this benchmark (uncached throughput, one",
+        "worker, when they were set): `serving.GC_THRESHOLDS` (generation 0 at 50,000 instead of",
+        "700: at the default the cyclic GC ran every few requests and took 7% of a worker's",
+        "throughput) and `serving.GIL_SWITCH_INTERVAL_S` (50 us: +6% over 0.2 ms, which was +3%",
+        "over CPython's default of 5 ms).",
+        "",
     ]
     path.write_text("\n".join(lines))
 

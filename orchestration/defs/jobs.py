@@ -16,6 +16,15 @@ build_features_job = dg.define_asset_job(
     description="Load the configured source, run the dbt transforms and the data-quality gates.",
 )
 
+# A new batch of data arriving (`tailor simulate-drift`; a shop's loader): raw_shop_data with
+# `arrival: append` and the raw tables' gates; monitor_tailor_job then reports on it.
+ingest_tailor_job = dg.define_asset_job(
+    name="ingest_tailor_job",
+    selection=dg.AssetSelection.groups("ingest"),
+    description="Load a source into the raw tables (configure raw_shop_data: a whole history, "
+    "or arrival append for a new batch) and run the raw tables' gates.",
+)
+
 # Re-evaluate the current tuned settings on the current warehouse (`tailor evaluate`).
 evaluate_tailor_job = dg.define_asset_job(
     name="evaluate_tailor_job",
@@ -23,8 +32,8 @@ evaluate_tailor_job = dg.define_asset_job(
     description="Evaluate the tuned settings beside the baselines (validation and test windows).",
 )
 
-# Raw tables are where new data arrives (a loader, a stream, `tailor simulate-drift`): jobs below
-# do not reload them, but their blocking suites run again on what has arrived.
+# Raw tables are where new data arrives (ingest_tailor_job with arrival append): jobs below do not
+# reload them, but their blocking suites run again on what has arrived.
 RAW_TABLE_CHECKS = dg.AssetSelection.checks_for_assets(
     "raw_events", "raw_products", "raw_customers"
 )

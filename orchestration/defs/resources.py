@@ -1,4 +1,4 @@
-"""Bindings of resource keys to a home's warehouse, dbt project and report folder."""
+"""Bindings of resource keys to a home's warehouse, dbt project, report folder and model stores."""
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -6,7 +6,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.lib.dbt_project import transforms_project
 from orchestration.lib.env import TailorHome, configure_environment
 from orchestration.lib.model_store import ModelStore
-from orchestration.lib.reports import ReportStore
+from orchestration.lib.reports import JsonReportIOManager, ReportStore
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 
@@ -15,6 +15,8 @@ def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
         "warehouse": DuckDBWarehouse(path=str(home.warehouse)),
         "dbt": DbtCliResource(project_dir=transforms_project, target="local"),
         "reports": ReportStore(root=str(home.reports)),
+        # model_tuning, model_evaluation, challenger_model: <reports>/models/<asset>.json
+        "model_reports": JsonReportIOManager(folder=str(home.reports / "models")),
         "model_store": ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)),
     }
 

@@ -12,18 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from serving import TELEMETRY_OFF
 
-# No machine here reaches the internet and a shop's may not either: every tool's telemetry is off.
-TELEMETRY_OFF = {
-    "DAGSTER_DISABLE_TELEMETRY": "1",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "GX_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",  # Evidently (and any tool following the convention)
-    # implicit runs its own OpenMP threads; BLAS threads on top of them only slow it down.
-    "OPENBLAS_NUM_THREADS": "1",
-}
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DAGSTER_YAML = """\
 telemetry:

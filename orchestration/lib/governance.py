@@ -4,64 +4,92 @@
 - the data-quality results: Great Expectations Data Docs and the suite summaries
   (`data_quality/*.json`, the latest run's);
 - the drift reports (`drift/runs/<run id>/`), grouped under the model version they judged;
-- the evaluation table (`models/evaluation.json`, the latest run's; each card has its metrics);
+- the evaluation table (`models/model_evaluation.json`, the latest run's; each card has its
+  metrics) and the tuning trials (`models/model_tuning.json`);
 - a short model card per promoted version (data window, features, parameters, metrics, promotion
   decision), read from `model_card.json` inside each bundle of the BentoML store.
 Only files that exist are linked. Written by `tailor report`.
+
+This module gathers plain data; `templates/governance.html` lays it out (autoescaped).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ml.candidates import SOURCES
 from ml.ranking import FEATURES
 from orchestration.lib.model_store import ModelStore
+from orchestration.lib.tables import METRIC_COLUMNS, metric_rows
 
 INDEX = "index.html"
+EVALUATION = "model_evaluation.json"  # under <reports>/models/, written by model_evaluation
+TUNING = "model_tuning.json"  # under <reports>/models/, written by model_tuning
 DRIFT_REPORTS = ("feature_drift", "prediction_drift", "target_drift")
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#222;line-height:1.4}
-table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;
-text-align:left;font-size:.9rem}th{background:#f3f3f3}
-section{border-top:2px solid #ddd;margin-top:2rem}
-.ok{color:#176117}.bad{color:#a11}.muted{color:#777}code{font-size:.85rem}
-"""
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _fixed(value: float | None, digits: int = 4) -> str:
+    return "?" if value is None else f"{value:.{digits}f}"
+
+
+# StrictUndefined: a misspelt field fails the page instead of rendering blank.
+ENVIRONMENT = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENVIRONMENT.filters.update(fixed=_fixed, thousands="{:,}".format, json=json.dumps)
 
 
 def write_governance_page(reports_root: Path, model_store: ModelStore) -> Path:
     root = Path(reports_root)
     root.mkdir(parents=True, exist_ok=True)
-    versions = list_versions(model_store)
-    drift_runs = read_drift_runs(root)
-    body = [
-        "<h1>Tailor governance</h1>",
-        f"<p class='muted'>Written {datetime.utcnow():%Y-%m-%d %H:%M} UTC from "
-        f"<code>{html.escape(str(root))}</code>. Serving model: "
-        + (html.escape(versions[0]["tag"]) if versions else "none yet")
-        + "</p>",
-        _data_quality(root),
-        _evaluation(root),
-        "<h2>Model versions</h2>",
-    ]
-    if not versions:
-        body.append("<p>No model has been promoted yet.</p>")
-    for position, version in enumerate(versions):
-        body.append(_version(root, version, drift_runs, serving=position == 0))
-    unmatched = [r for r in drift_runs if r["reference_model"] not in {v["tag"] for v in versions}]
-    if unmatched:
-        body.append("<h2>Drift reports without a promoted reference</h2>")
-        body.append(_drift_table(root, unmatched))
+    page = governance_page(root, list_versions(model_store), read_drift_runs(root))
     path = root / INDEX
-    path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>Tailor governance</title>"
-        f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>"
-    )
+    path.write_text(ENVIRONMENT.get_template("governance.html").render(page), encoding="utf-8")
     return path
+
+
+def governance_page(root: Path, versions: list[dict], drift_runs: list[dict]) -> dict:
+    """Everything the template shows, as plain data."""
+    tags = {v["tag"] for v in versions}
+    models = root / "models"
+    return {
+        "written_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        "root": str(root),
+        "serving": versions[0]["tag"] if versions else None,
+        "data_docs": file_link(root, root / "data_docs" / "index.html", "Data Docs"),
+        "suites": [
+            suite_row(root, path) for path in sorted((root / "data_quality").glob("*.json"))
+        ],
+        "evaluation": {
+            "links": [
+                file_link(root, models / EVALUATION, EVALUATION),
+                file_link(root, models / TUNING, TUNING),
+            ],
+            "test_rows": latest_test_rows(models / EVALUATION),
+        },
+        "latest_evaluation": file_link(root, models / EVALUATION, "latest evaluation"),
+        "metric_columns": METRIC_COLUMNS,
+        "candidate_sources": list(SOURCES),
+        "ranker_features": list(FEATURES),
+        "versions": [
+            version_card(root, version, drift_runs, serving=position == 0)
+            for position, version in enumerate(versions)
+        ],
+        "unmatched_drift": [
+            drift_row(root, run) for run in drift_runs if run["reference_model"] not in tags
+        ],
+    }
 
 
 def list_versions(model_store: ModelStore) -> list[dict]:
@@ -105,165 +133,89 @@ def read_drift_runs(root: Path) -> list[dict]:
     return sorted(runs, key=lambda r: r["created_at"], reverse=True)
 
 
-def _link(root: Path, target: Path, text: str) -> str:
-    """A relative link when the file exists, else the text marked missing."""
+def file_link(root: Path, target: Path, text: str) -> dict:
+    """{"text", "href"}: href relative to the page, or None when the file is missing."""
     if not target.exists():
-        return f"<span class='muted'>{html.escape(text)} (missing)</span>"
-    href = Path(os.path.relpath(target, root)).as_posix()
-    return f"<a href='{html.escape(href)}'>{html.escape(text)}</a>"
+        return {"text": text, "href": None}
+    return {"text": text, "href": quote(Path(os.path.relpath(target, root)).as_posix())}
 
 
-def _data_quality(root: Path) -> str:
-    rows = []
-    for path in sorted((root / "data_quality").glob("*.json")):
-        summary = json.loads(path.read_text())
-        verdict = (
-            "<span class='ok'>pass</span>"
-            if summary["success"]
-            else ("<span class='bad'>FAIL</span>")
-        )
+def suite_row(root: Path, path: Path) -> dict:
+    summary = json.loads(path.read_text())
+    return {
+        "link": file_link(root, path, path.stem),
+        "success": summary["success"],
+        "successful": summary["successful"],
+        "evaluated": summary["evaluated"],
+        "rows": summary["rows"],
         # Observed values beside the thresholds they broke (summaries older than that have none).
-        failed = "<br>".join(html.escape(line) for line in summary.get("failure_lines", []))
-        rows.append(
-            f"<tr><td>{_link(root, path, path.stem)}</td><td>{verdict}</td>"
-            f"<td>{summary['successful']}/{summary['evaluated']}</td><td>{summary['rows']:,}</td>"
-            f"<td><code>{failed}</code></td></tr>"
-        )
-    table = (
-        "<table><tr><th>suite</th><th>result</th><th>expectations met</th><th>rows</th>"
-        "<th>failed expectations: observed, expected</th></tr>" + "".join(rows) + "</table>"
-        if rows
-        else "<p>No suite has run yet.</p>"
-    )
-    return (
-        "<section><h2>Data quality (latest run)</h2><p>Great Expectations "
-        + _link(root, root / "data_docs" / "index.html", "Data Docs")
-        + " (every validation run, with the failing values)</p>"
-        + table
-        + "</section>"
-    )
+        "failure_lines": summary.get("failure_lines", []),
+    }
 
 
-def _evaluation(root: Path) -> str:
-    links = " · ".join(
-        _link(root, root / "models" / f"{name}.json", f"{name}.json")
-        for name in ("evaluation", "tuning", "promotion")
-    )
-    path = root / "models" / "evaluation.json"
-    table = ""
-    if path.exists():
-        evaluation = json.loads(path.read_text())
-        table = "<h3>Test window</h3>" + _metric_table(evaluation["test"])
-    return "<section><h2>Evaluation (latest run)</h2><p>" + links + "</p>" + table + "</section>"
+def latest_test_rows(evaluation_path: Path) -> list[dict]:
+    if not evaluation_path.exists():
+        return []
+    return metric_rows(json.loads(evaluation_path.read_text())["test"])
 
 
-def _metric_table(report: dict) -> str:
-    metrics = ("ndcg@10", "recall@10", "recall@20", "map@10", "hit_rate@10", "coverage@10")
-    head = "".join(f"<th>{m}</th>" for m in metrics)
-    rows = []
-    for protocol, block in report.items():
-        for name, values in block["models"].items():
-            cells = "".join(f"<td>{values[m]:.4f}</td>" for m in metrics)
-            rows.append(
-                f"<tr><td>{protocol}</td><td>{name}</td>{cells}<td>{values['users']}</td></tr>"
-            )
-    return (
-        f"<table><tr><th>protocol</th><th>model</th>{head}<th>users</th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
-
-
-def _version(root: Path, version: dict, drift_runs: list[dict], serving: bool) -> str:
+def version_card(root: Path, version: dict, drift_runs: list[dict], serving: bool) -> dict:
     card = version["card"]
     window = card.get("data_window", {})
-    promotion = card.get("promotion") or {}
-    params = card.get("params", {})
 
     def hybrid(split: str) -> dict:
         return card.get(split, {}).get("all", {}).get("models", {}).get("hybrid", {})
 
-    rows = [
-        ("version", card.get("version", "?")),
-        ("trained", f"{card.get('trained_at', '?')} (code {card.get('code_version', '?')})"),
-        (
-            "data window",
-            f"{window.get('first_event', '?')} .. {window.get('as_of', '?')}; validation from "
-            f"{window.get('validation_start', '?')}, test from {window.get('test_start', '?')}; "
-            f"{card.get('events', 0):,} events, {card.get('users', 0):,} users, "
-            f"{card.get('items', 0):,} items",
-        ),
-        (
-            "features",
-            f"candidate sources: {', '.join(SOURCES)}; ranker: {len(FEATURES)} pair features "
-            f"({', '.join(FEATURES)})",
-        ),
-        ("parameters", "; ".join(f"{k}: {json.dumps(v)}" for k, v in params.items())),
-        (
-            "metrics",
-            f"validation NDCG@10 {hybrid('validation').get('ndcg@10', float('nan')):.4f}, "
-            f"test NDCG@10 {hybrid('test').get('ndcg@10', float('nan')):.4f}, "
-            f"test Recall@20 {hybrid('test').get('recall@20', float('nan')):.4f}",
-        ),
-        (
-            "promotion",
-            ("promoted: " if promotion.get("promote") else "")
-            + "; ".join(promotion.get("reasons", [])),
-        ),
-    ]
-    table = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
-    )
-    mine = [r for r in drift_runs if r["reference_model"] == version["tag"]]
-    drift = (
-        _drift_table(root, mine)
-        if mine
-        else "<p class='muted'>No drift report against this version.</p>"
-    )
-    status = " <span class='ok'>(serving)</span>" if serving else ""
-    test = card.get("test")
-    return (
-        f"<section><h3>{html.escape(version['tag'])}{status}</h3>"
-        f"<p>{_link(root, version['card_path'], 'model_card.json')} · data quality: "
-        + _link(root, root / "data_docs" / "index.html", "Data Docs")
-        + " · "
-        + _link(root, root / "models" / "evaluation.json", "latest evaluation")
-        + f"</p><table>{table}</table>"
-        + ("<h4>Test window (this version)</h4>" + _metric_table(test) if test else "")
-        + "<h4>Drift reports against this version</h4>"
-        + drift
-        + "</section>"
-    )
+    return {
+        "tag": version["tag"],
+        "serving": serving,
+        "card": file_link(root, version["card_path"], "model_card.json"),
+        "version": card.get("version", "?"),
+        "trained_at": card.get("trained_at", "?"),
+        "code_version": card.get("code_version", "?"),
+        "window": {
+            key: window.get(key, "?")
+            for key in ("first_event", "as_of", "validation_start", "test_start")
+        },
+        # n_items, not items: in the template `.items` would find dict.items.
+        "n_events": card.get("events", 0),
+        "n_users": card.get("users", 0),
+        "n_items": card.get("items", 0),
+        "params": card.get("params", {}),
+        "validation_ndcg": hybrid("validation").get("ndcg@10"),
+        "test_ndcg": hybrid("test").get("ndcg@10"),
+        "test_recall": hybrid("test").get("recall@20"),
+        # {"promote", "reasons", "challenger", "champion"}; None on cards written before it.
+        "promotion": card.get("promotion"),
+        "test_rows": metric_rows(card["test"]) if card.get("test") else [],
+        "drift": [
+            drift_row(root, run) for run in drift_runs if run["reference_model"] == version["tag"]
+        ],
+    }
 
 
-def _drift_table(root: Path, runs: list[dict]) -> str:
-    rows = []
-    for run in runs:
-        cells = []
-        for name in DRIFT_REPORTS:
-            summary = run["summaries"].get(name)
-            if summary is None or summary.get("status") != "ok":
-                cells.append("<td class='muted'>-</td>")
-                continue
-            links = " ".join(
-                _link(root, run["folder"] / f, Path(f).stem.split("__")[-1])
-                for f in summary["files"]["html"]
-            )
-            drifted = ", ".join(summary["drifted_columns"]) or "none"
-            cells.append(
-                f"<td>{len(summary['drifted_columns'])}/{summary['n_columns']} drifted "
-                f"(share {summary['drift_share']:.2f}) {links}<br>"
-                f"<span class='muted'>{html.escape(drifted)}</span> "
-                + _link(root, run["folder"] / f"{name}.json", "summary")
-                + "</td>"
-            )
-        feature = run["summaries"].get("feature_drift", {})
-        verdict = "<span class='bad'>retrain</span>" if feature.get("dataset_drift") else "quiet"
-        rows.append(
-            f"<tr><td>{html.escape(run['created_at'])}<br><code>{run['run_id'][:8]}</code></td>"
-            f"<td>{verdict}</td>" + "".join(cells) + "</tr>"
-        )
-    return (
-        "<table><tr><th>run</th><th>verdict</th><th>features</th><th>predictions</th>"
-        "<th>target</th></tr>" + "".join(rows) + "</table>"
-    )
+def drift_row(root: Path, run: dict) -> dict:
+    return {
+        "created_at": run["created_at"],
+        "run_id": run["run_id"],
+        "retrain": bool(run["summaries"].get("feature_drift", {}).get("dataset_drift")),
+        # One cell per report, None where the run did not compare (absent, or no reference).
+        "reports": [drift_cell(root, run, name) for name in DRIFT_REPORTS],
+    }
+
+
+def drift_cell(root: Path, run: dict, name: str) -> dict | None:
+    summary = run["summaries"].get(name)
+    if summary is None or summary.get("status") != "ok":
+        return None
+    return {
+        "n_drifted": len(summary["drifted_columns"]),
+        "n_columns": summary["n_columns"],
+        "drift_share": summary["drift_share"],
+        "drifted_columns": summary["drifted_columns"],
+        "html": [
+            file_link(root, run["folder"] / file, Path(file).stem.split("__")[-1])
+            for file in summary["files"]["html"]
+        ],
+        "summary": file_link(root, run["folder"] / f"{name}.json", "summary"),
+    }

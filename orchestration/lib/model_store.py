@@ -1,18 +1,25 @@
-"""BentoML's model store for this home: where promoted bundles live and serving loads them from."""
+"""Where models live: challengers as folders under the home's artifacts, promoted models in the
+home's BentoML model store (the store serving loads `tailor:latest` from)."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 
-MODEL_NAME = "tailor"
+from serving import MODEL_NAME
+
+CARD = "model_card.json"
+KEEP_CHALLENGERS = 3  # challenger folders kept (newest first); older ones are deleted
 
 
 class ModelStore(dg.ConfigurableResource):
-    """Challengers are plain folders under `artifacts`; the champion is the newest `tailor` model in
-    the BentoML store under `bentoml_home` (a store per home, not the process-wide default)."""
+    """Challengers are plain folders under `artifacts/challengers/<run id>`; the champion is the
+    newest `tailor` model in the BentoML store under `bentoml_home` (a store per home, not the
+    process-wide default)."""
 
     bentoml_home: str
     artifacts: str
@@ -20,19 +27,24 @@ class ModelStore(dg.ConfigurableResource):
     def challenger_folder(self, run_id: str) -> Path:
         return Path(self.artifacts) / "challengers" / run_id
 
-    def _store(self):
-        # BentoML's public API binds one store per process (from BENTOML_HOME at import);
-        # an explicit store keeps two homes apart within one process (tests, notebooks).
-        from bentoml._internal.models.model import ModelStore as BentoModelStore
-
-        return BentoModelStore(Path(self.bentoml_home) / "models")
+    def prune_challengers(self, keep: int = KEEP_CHALLENGERS) -> list[Path]:
+        """Delete all but the `keep` newest challenger folders; returns what was deleted."""
+        folders = sorted(
+            (p for p in (Path(self.artifacts) / "challengers").glob("*") if p.is_dir()),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for folder in folders[keep:]:
+            shutil.rmtree(folder)
+        return folders[keep:]
 
     def versions(self) -> list:
         """Every promoted `tailor` model (BentoML Model objects), newest first."""
+        import bentoml
         from bentoml.exceptions import NotFound
 
         try:
-            models = self._store().list(MODEL_NAME)
+            models = bentoml.models.list(MODEL_NAME, **self._store())
         except NotFound:
             return []
         return sorted(models, key=lambda m: m.info.creation_time, reverse=True)
@@ -45,11 +57,43 @@ class ModelStore(dg.ConfigurableResource):
         model = models[0]
         return {"tag": str(model.tag), "path": model.path, "metadata": dict(model.info.metadata)}
 
-    def promote(self, folder: Path, metadata: dict, labels: dict[str, str]) -> str:
+    def promoted(self, version: str) -> dict | None:
+        """{"tag", "path"} of the promoted model of this model-card version, if there is one."""
+        for model in self.versions():
+            if model.info.labels.get("version") == version:
+                return {"tag": str(model.tag), "path": model.path}
+        return None
+
+    def promote(self, folder: Path, card: dict, metadata: dict, labels: dict[str, str]) -> str:
+        """Copy a challenger folder into the store as a new `tailor` version, with `card` (the
+        challenger's card plus the promotion decision) as its model card."""
         import bentoml
 
         with bentoml.models.create(
-            MODEL_NAME, labels=labels, metadata=metadata, _model_store=self._store()
+            MODEL_NAME, labels=labels, metadata=metadata, **self._store()
         ) as model:
             shutil.copytree(folder, model.path, dirs_exist_ok=True)
+            (Path(model.path) / CARD).write_text(json.dumps(card, indent=2, default=str))
         return str(model.tag)
+
+    def _store(self) -> dict:
+        """BentoML's store of this home, as the `_model_store` argument of BentoML's public
+        functions. Building a store for a given folder has no public API (the public default is
+        bound once per process to BENTOML_HOME), so: the constructor BentoML itself uses, and,
+        where an upgrade removed it, the public default, which is right only when this process's
+        BENTOML_HOME is this home. tests/orchestration/test_model_store.py pins both against
+        `bentoml.models.list` in a process whose BENTOML_HOME is the home."""
+        try:
+            from bentoml._internal.models.model import ModelStore as BentoModelStore
+        except ImportError:
+            return self._public_default()
+        return {"_model_store": BentoModelStore(Path(self.bentoml_home) / "models")}
+
+    def _public_default(self) -> dict:
+        home = os.environ.get("BENTOML_HOME", "")
+        if not home or Path(home).resolve() != Path(self.bentoml_home).resolve():
+            raise RuntimeError(
+                f"bentoml_home: this BentoML version has no store per folder, and this process's "
+                f"BENTOML_HOME ({home or 'unset'}) is not {self.bentoml_home}"
+            )
+        return {}

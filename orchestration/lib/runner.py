@@ -20,14 +20,24 @@ def run_pipeline(
     job_name: str = "build_tailor_job",
     op_config: dict[str, dict] | None = None,
     tags: dict[str, str] | None = None,
+    assets: list[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """`raw_shop_data_config` configures the source; `op_config` any other step (by op name)."""
+    """`raw_shop_data_config` configures the source; `op_config` any other step (by op name).
+    `assets`: materialize only these assets (and their checks), as the UI's "Materialize
+    selected" does, instead of a job."""
     configure_environment(home)
     ensure_manifest()
     from orchestration.definitions import defs
     from orchestration.defs.resources import resources_for
 
+    resources = resources_for(home)
     job = defs.resolve_job_def(job_name)
+    if assets:  # a job of these assets and their checks, as the UI's "Materialize selected"
+        selected = dg.define_asset_job("materialize_selected", dg.AssetSelection.assets(*assets))
+        job = dg.Definitions(
+            assets=defs.assets, asset_checks=defs.asset_checks, jobs=[selected],
+            resources=resources, loggers=defs.loggers,
+        ).resolve_job_def("materialize_selected")
     # dagster-dbt echoes dbt's log to stdout; the terminal gets the progress lines instead.
     log_path = home.dbt_logs / "dbt_stdout.log"
     with (
@@ -41,7 +51,7 @@ def run_pipeline(
                 "loggers": {"progress": {}},
             },
             instance=instance,
-            resources=resources_for(home),
+            resources=resources,
             raise_on_error=False,
             tags=tags,
         )

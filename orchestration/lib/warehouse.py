@@ -70,7 +70,23 @@ class DuckDBWarehouse(dg.ConfigurableResource):
                 [table],
             ).df()
 
+    def load_info(self) -> dict:
+        """The current load's one raw.load_info row: source, as_of, raw_/loaded_<table>_rows."""
+        return self.query("select * from raw.load_info").iloc[0].to_dict()
+
+    def quarantine_counts(self) -> dict[str, dict[str, int]]:
+        """{table: {reason: rows}} over raw.quarantine, tables and reasons in name order."""
+        with self.connect() as con:
+            rows = con.execute(
+                "select table_name, reason, count(*) from raw.quarantine group by all order by all"
+            ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for table, reason, n in rows:
+            counts.setdefault(table, {})[reason] = n
+        return counts
+
     def row_counts(self) -> dict[str, int]:
+        """Rows of every base table, keyed `schema.table`, in name order."""
         with self.connect() as con:
             tables = con.execute(
                 "select table_schema, table_name from information_schema.tables "

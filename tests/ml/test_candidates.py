@@ -6,6 +6,7 @@ import pytest
 
 from ml.candidates import AlsParams, CandidateParams, fit_index, top_k
 from ml.data import Catalog, EventLog
+from ml.model import pad_with_trending
 
 
 def tiny_catalog(n: int, titles=None, brands=None, categories=None) -> Catalog:
@@ -130,3 +131,39 @@ def test_top_k_returns_best_first():
     items, scores = top_k(np.array([[0.1, 0.9, 0.5, 0.7]]), 3)
     assert items.tolist() == [[1, 3, 2]]
     assert scores[0].tolist() == pytest.approx([0.9, 0.7, 0.5])
+
+
+def test_has_history_only_for_users_with_engagement_before_the_cutoff():
+    events = purchases([("u0", 0, "o0"), ("u1", 1, "o1"), ("u2", 2, "o2")])
+    events.loc[events["user_id"] == "u1", ["event_type", "weight"]] = ["return", -5.0]
+    events.loc[events["user_id"] == "u2", "occurred_at"] = pd.Timestamp("2026-03-02")
+    catalog = tiny_catalog(3)
+    index = fit_index(
+        EventLog.from_interactions(events, catalog),
+        catalog,
+        CUTOFF,
+        AlsParams(factors=2, iterations=2),
+        SMALL,
+    )
+    users = np.array([index.user_index[u] for u in ("u0", "u1", "u2")])
+    assert index.has_history(users).tolist() == [True, False, False]  # a return is no interest
+    assert index.has_history(int(users[0])) and not index.has_history(int(users[2]))
+
+
+def test_pad_with_trending_continues_below_with_new_unpurchased_trending_items():
+    trending = np.array([3, 0, 4, 1, 2, 5])  # items, most trending first
+    items, scores, reasons = pad_with_trending(
+        trending, np.array([0, 1]), np.array([0.5, -0.25], np.float32), ["als", "content"], k=5,
+        purchased=np.array([4], np.int32),
+    )
+    assert items.tolist() == [0, 1, 3, 2, 5]
+    assert scores.tolist() == [0.5, -0.25, -1.25, -2.25, -3.25]
+    assert reasons == ["als", "content", "trending", "trending", "trending"]
+    items, scores, reasons = pad_with_trending(
+        trending, np.array([2, 0, 1]), np.array([3.0, 2.0, 1.0]), ["a", "b", "c"], k=2
+    )
+    assert (items.tolist(), scores.tolist(), reasons) == ([2, 0], [3.0, 2.0], ["a", "b"])
+    items, scores, reasons = pad_with_trending(
+        trending, np.zeros(0, np.int64), np.zeros(0, np.float32), [], k=2
+    )
+    assert (items.tolist(), scores.tolist(), reasons) == ([3, 0], [-1.0, -2.0], ["trending"] * 2)

@@ -110,3 +110,57 @@ def test_jobs(defs):
     assert {"build_tailor_job", "evaluate_tailor_job"} <= {
         job.name for job in defs.resolve_all_job_defs()
     }
+
+
+def graph_description(defs: dg.Definitions) -> dict:
+    """The whole graph as plain data: assets (group, kinds, deps), checks (blocking), jobs (what
+    they select), schedules and sensors. A change to any of them shows in the snapshot diff."""
+    graph = defs.resolve_asset_graph()
+    assets = {
+        key.to_user_string(): {
+            "group": graph.get(key).group_name,
+            "kinds": sorted(graph.get(key).kinds),
+            "deps": sorted(k.to_user_string() for k in graph.get(key).parent_keys),
+        }
+        for key in sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string())
+    }
+    checks = {
+        f"{key.asset_key.to_user_string()}:{key.name}": {
+            "blocking": graph.get_check_spec(key).blocking,
+            "reads": sorted(d.asset_key.to_user_string()
+                            for d in graph.get_check_spec(key).additional_deps),
+        }
+        for key in sorted(graph.asset_check_keys, key=str)
+    }
+    jobs = {
+        job.name: {
+            "assets": sorted(k.to_user_string() for k in job.selection.resolve(graph)),
+            "checks": sorted(f"{k.asset_key.to_user_string()}:{k.name}"
+                             for k in job.selection.resolve_checks(graph)),
+        }
+        for job in sorted(defs.jobs, key=lambda j: j.name)
+    }
+    schedules = {s.name: {"job": s.job_name, "cron": s.cron_schedule,
+                          "status": s.default_status.value}
+                 for s in defs.schedules}
+    sensors = {s.name: {"jobs": sorted(t.job_name for t in s.targets),
+                        "status": s.default_status.value}
+               for s in defs.sensors}
+    return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules,
+            "sensors": sensors}
+
+
+def test_the_graph_matches_its_reviewed_snapshot(defs, snapshot):
+    """Update with `pytest tests/orchestration/test_definitions.py --snapshot-update` and review
+    the diff of tests/orchestration/__snapshots__/test_definitions.ambr."""
+    assert graph_description(defs) == snapshot
+
+
+def test_the_readme_diagram_is_generated_from_these_definitions(defs):
+    from orchestration.lib.diagram import mermaid
+    from orchestration.lib.env import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("<!-- asset-graph:start -->")[1].split("<!-- asset-graph:end -->")[0]
+    assert block.strip() == f"```mermaid\n{mermaid(defs)}\n```", (
+        "README.md's asset graph is stale: paste `python -m orchestration.lib.diagram`")

@@ -10,7 +10,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.cli import collect_status, evaluate_retrain_sensor, main
+from orchestration.cli import main
+from orchestration.cli.drift import evaluate_retrain_sensor
+from orchestration.cli.status import collect_status
 from orchestration.defs.sensors import retrain_on_drift_sensor, retrain_request
 from orchestration.lib.dbt_project import ensure_manifest
 from orchestration.lib.env import TailorHome
@@ -201,7 +203,8 @@ def test_a_worse_model_from_retrain_job_leaves_the_champion_serving(home):
     )
     assert "raw_shop_data" not in started_steps(result)
     assert gate_results(result)["challenger_beats_champion"] is False
-    promotion = json.loads((home.reports / "models" / "promotion.json").read_text())
+    promotion = next(e for e in result.get_asset_check_evaluations()
+                     if e.check_name == "challenger_beats_champion").metadata["decision"].value
     assert "worse than champion" in promotion["reasons"][-1]
     assert "tailor_bundle" not in started_steps(result)
     assert champion(home)["tag"] == before["tag"]
@@ -300,7 +303,7 @@ def test_governance_page_links_resolve_to_files_that_exist(home, drifted, capsys
     missing = [link for link in links if not (page.parent / link).is_file()]
     assert missing == []
     assert "data_docs/index.html" in links
-    assert "models/evaluation.json" in links
+    assert "models/model_evaluation.json" in links
     assert any(link.startswith("data_quality/") for link in links)
     report = re.compile(r"drift/runs/.+/feature_drift__ml_user_features\.html")
     assert any(report.match(link) for link in links)

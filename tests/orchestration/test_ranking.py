@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from orchestration.defs.assets.ranking import model_tuning
-from orchestration.lib.reports import ReportStore
+from orchestration.lib.reports import JsonReportIOManager
 from orchestration.lib.warehouse import DuckDBWarehouse
 from tests.builders import interactions, products, small_store
 
@@ -30,7 +30,8 @@ def test_model_tuning_logs_one_line_per_trial_to_the_run(tmp_path):
     result = dg.materialize(
         [model_tuning],
         instance=instance,
-        resources={"warehouse": warehouse, "reports": ReportStore(root=str(tmp_path / "reports"))},
+        resources={"warehouse": warehouse,
+                   "model_reports": JsonReportIOManager(folder=str(tmp_path / "reports"))},
         run_config={"ops": {"model_tuning": {"config": {
             "als_trials": 2, "ranker_trials": 3, "start": small}}}},
     )
@@ -45,3 +46,4 @@ def test_model_tuning_logs_one_line_per_trial_to_the_run(tmp_path):
         "tuning ranker 1/3", "tuning ranker 2/3", "tuning ranker 3/3",
     ]
     assert all(" (best " in line and " s; " in line for line in lines)
+    assert (tmp_path / "reports" / "model_tuning.json").exists()  # its output, for evaluation

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.online import OnlineScorer, _DensePredictor
+from ml.online import OnlineScorer
 from ml.ranking import FEATURES, pair_features
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ def scorer(trained) -> OnlineScorer:
 
 
 def users_with_history(index) -> np.ndarray:
-    return np.flatnonzero(np.diff(index.history.indptr) > 0)
+    return np.flatnonzero(index.has_history(np.arange(len(index.user_ids))))
 
 
 @pytest.mark.parametrize("exclude_purchased", [False, True])
@@ -41,7 +41,7 @@ def test_features_equal_pair_features_for_every_user(trained, scorer, exclude_pu
 def test_recommend_equals_hybrid_model_for_every_user(trained, scorer, exclude_purchased, k):
     model = trained.bundle.model
     padded = 0
-    for user in users_with_history(model.index).tolist()[::2]:  # ~150 users, 11 ms each in batch
+    for user in users_with_history(model.index).tolist()[::2]:  # the batch code is slow per user
         expected = model.recommend(np.array([user]), k, exclude_purchased=exclude_purchased)
         items, scores, reasons = scorer.recommend(user, k, exclude_purchased)
         assert items.tolist() == expected.items[0].tolist(), user
@@ -52,15 +52,15 @@ def test_recommend_equals_hybrid_model_for_every_user(trained, scorer, exclude_p
         assert padded > 0  # the padding branch was exercised
 
 
-def test_fast_predictor_equals_inplace_predict(trained):
+def test_bundle_booster_is_scored_on_the_private_path_like_inplace_predict(trained, scorer):
+    # The loaded bundle's booster; tests/ml/test_online_predictor.py covers sizes and fallbacks.
     booster = trained.bundle.model.booster
     rng = np.random.default_rng(0)
     features = rng.normal(size=(300, len(FEATURES))).astype(np.float32)
     features[rng.random(features.shape) < 0.2] = np.nan
-    fast = _DensePredictor(booster)(features)
-    assert fast.dtype == np.float32
-    assert np.array_equal(fast, booster.inplace_predict(features, missing=np.nan))
-    assert _DensePredictor(booster)(features[:0]).shape == (0,)
+    assert scorer.predict.path == "private"
+    np.testing.assert_array_equal(scorer.predict(features),
+                                  booster.inplace_predict(features, missing=np.nan))
 
 
 def test_anchor_is_the_history_item_contributing_most(trained, scorer):

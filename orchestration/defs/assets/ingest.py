@@ -1,14 +1,21 @@
-"""Ingest: a shop's source onto the data contract, into the warehouse's `raw` schema."""
+"""Ingest: a shop's source onto the data contract, into the warehouse's `raw` schema.
+
+The one producer of raw.*: a first load replaces them (`arrival: replace`), every later batch is
+appended through here too (`arrival: append`, orchestration/lib/ingest.py), so the lineage of
+every raw row is this asset.
+"""
 
 from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
 import dagster as dg
-import pandas as pd
 
-from ml.sources.load import SourceRequest, load_source
+from ml.drift_simulation import DriftParams
+from ml.sources.contract import ValidatedSource
+from ml.sources.load import LoadedSource, SourceRequest, StoredTables, load_source
 from ml.sources.synthetic import SyntheticParams
+from orchestration.lib.ingest import append_load, replace_load
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 RAW_TABLE_ASSETS = {
@@ -19,7 +26,10 @@ RAW_TABLE_ASSETS = {
 
 
 class RawShopDataConfig(dg.Config):
-    source: Literal["synthetic", "online-retail", "rees46", "files"] = "synthetic"
+    source: Literal["synthetic", "online-retail", "rees46", "files", "simulated-days"] = (
+        "synthetic")
+    # replace: this load is the whole history; append: a new batch added to what is stored.
+    arrival: Literal["replace", "append"] = "replace"
     events_path: str | None = None
     products_path: str | None = None
     customers_path: str | None = None
@@ -27,11 +37,21 @@ class RawShopDataConfig(dg.Config):
     sep: str | None = None
     synthetic_size: Literal["small", "1m"] = "small"
     synthetic_seed: int = 7
+    # simulated-days (append only): the next days of the stored shop, with a shift in behaviour.
+    simulated_days: int = 7
+    simulated_shift: Literal["none", "taste", "new-category"] = "none"  # ml.drift_simulation
+    simulated_seed: int = 0
     # Reference "now" (ISO-8601, UTC). Default: the newest valid event (suits historical files);
     # a live shop passes the load time so that freshness is measured for real.
     as_of: str | None = None
 
+    def now(self) -> datetime | None:
+        return datetime.fromisoformat(self.as_of) if self.as_of else None
+
     def to_request(self) -> SourceRequest:
+        if self.source == "simulated-days" and self.arrival != "append":
+            raise ValueError("arrival: the simulated-days source continues the stored shop; "
+                             "it needs arrival append")
         return SourceRequest(
             source=self.source,
             events_path=self.events_path,
@@ -41,6 +61,7 @@ class RawShopDataConfig(dg.Config):
             synthetic=replace(
                 SyntheticParams.preset(self.synthetic_size), seed=self.synthetic_seed
             ),
+            simulated=DriftParams(self.simulated_days, self.simulated_shift, self.simulated_seed),
         )
 
 
@@ -67,69 +88,54 @@ class RawShopDataConfig(dg.Config):
             group_name="ingest",
             kinds={"duckdb"},
             description="The synthetic store's hidden truth (tastes); empty for real shops.",
+            skippable=True,  # an appended batch leaves it as it is
         ),
     ],
     pool="duckdb",
 )
 def raw_shop_data(config: RawShopDataConfig, warehouse: DuckDBWarehouse):
     """Load the configured source, validate it against the contract, write raw.* at once."""
-    now = datetime.fromisoformat(config.as_of) if config.as_of else None
-    loaded = load_source(config.to_request(), now=now)
-    data = loaded.validated
-    as_of = now or data.as_of
-    quarantine_counts = data.quarantine_counts()
-    load_info = pd.DataFrame(
-        [
-            {
-                "source": data.name,
-                "as_of": as_of,
-                "loaded_at": datetime.utcnow(),
-                **{f"raw_{t}_rows": n for t, n in data.raw_counts.items()},
-                **{f"loaded_{t}_rows": n for t, n in data.loaded_counts().items()},
-            }
-        ]
-    )
-    warehouse.replace_tables(
-        "raw",
-        {
-            **{t: getattr(data, t) for t in RAW_TABLE_ASSETS.values()},
-            "quarantine": data.quarantine,
-            "load_info": load_info,
-        },
-    )
-    warehouse.replace_tables("truth", loaded.truth or {"empty": pd.DataFrame({"note": []})})
+    stored = stored_tables(warehouse) if config.source == "simulated-days" else None
+    loaded = load_source(config.to_request(), now=config.now(), stored=stored)
+    if config.arrival == "append":
+        data = append_load(warehouse, loaded.validated, config.now())
+    else:
+        data = replace(loaded.validated, as_of=config.now() or loaded.validated.as_of)
+        replace_load(warehouse, data, data.as_of, loaded.truth)
+    yield from load_results(data, loaded, config.arrival, warehouse.row_counts())
 
+
+def stored_tables(warehouse: DuckDBWarehouse) -> StoredTables:
+    return StoredTables(*(warehouse.read_table(f"raw.{t}") for t in RAW_TABLE_ASSETS.values()),
+                        as_of=warehouse.as_of())
+
+
+def load_results(data: ValidatedSource, loaded: LoadedSource, arrival: str,
+                 row_counts: dict[str, int]):
+    """One materialization per raw table: its rows now, those of this load, what was
+    quarantined."""
+    quarantine_counts = data.quarantine_counts()
     for key, table in RAW_TABLE_ASSETS.items():
         frame = getattr(data, table)
-        yield dg.MaterializeResult(
-            asset_key=key,
-            metadata={
-                "dagster/row_count": len(frame),
-                "raw_rows": data.raw_counts[table],
-                "quarantined_rows": data.raw_counts[table] - len(frame),
-                "quarantined_by_reason": quarantine_counts[table],
-                "source": data.name,
-                "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
-            },
-        )
-    yield dg.MaterializeResult(
-        asset_key="raw_quarantine",
-        metadata={
-            "dagster/row_count": len(data.quarantine),
-            "by_table_and_reason": quarantine_counts,
-            "preview": dg.MetadataValue.md(data.quarantine.head(5).to_markdown(index=False)),
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key="raw_load_info",
-        metadata={
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            "dagster/row_count": row_counts[f"raw.{table}"],
+            "loaded_rows": len(frame),
+            "raw_rows": data.raw_counts[table],
+            "quarantined_rows": data.raw_counts[table] - len(frame),
+            "quarantined_by_reason": quarantine_counts[table],
             "source": data.name,
-            "as_of": as_of.isoformat(),
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key="synthetic_truth",
-        metadata={
-            "tables": {name: len(frame) for name, frame in loaded.truth.items()},
-        },
-    )
+            "arrival": arrival,
+            "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
+        })
+    yield dg.MaterializeResult(asset_key="raw_quarantine", metadata={
+        "dagster/row_count": row_counts["raw.quarantine"],
+        "quarantined_rows": len(data.quarantine),
+        "by_table_and_reason": quarantine_counts,
+        "preview": dg.MetadataValue.md(data.quarantine.head(5).to_markdown(index=False)),
+    })
+    info = {"source": data.name, "as_of": data.as_of.isoformat(), "arrival": arrival}
+    yield dg.MaterializeResult(asset_key="raw_load_info",
+                               metadata={**info, **({"batch": loaded.note} if loaded.note else {})})
+    if arrival == "replace":
+        yield dg.MaterializeResult(asset_key="synthetic_truth", metadata={
+            "tables": {name: len(frame) for name, frame in loaded.truth.items()}})

@@ -26,10 +26,11 @@ from ml.monitoring import (
     prediction_sample,
     target_drift,
 )
-from orchestration.defs.assets.ranking import load_training_data
 from orchestration.defs.assets.transforms import mart_key
+from orchestration.lib.marts import training_data
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import ReportStore
+from orchestration.lib.tables import drift_column_table
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 DEFAULTS = MonitoringParams()
@@ -104,7 +105,7 @@ def prediction_drift_report(
     if reference is None:
         return no_reference(context, reports, "prediction_drift", champion, params)
     bundle = load_bundle(Path(champion["path"]))
-    log, catalog, windows = load_training_data(warehouse)
+    log, catalog, windows = training_data(warehouse)
     model = champion_on_current_data(
         bundle.model.booster, bundle.metadata["params"], log, catalog, windows.as_of
     )
@@ -186,7 +187,7 @@ def persist(
             "stats": summary.stats,
             "html": dg.MetadataValue.path(str(folder / (files["html"] or [""])[0])),
             "summary": dg.MetadataValue.path(str(path)),
-            "columns": dg.MetadataValue.md(column_table(summary.to_dict()["columns"])),
+            "columns": dg.MetadataValue.md(drift_column_table(summary.to_dict()["columns"])),
         }
     )
 
@@ -215,8 +216,7 @@ def no_reference(
     return dg.MaterializeResult(
         metadata={
             "status": "no_reference",
-            "reason": reason,
-            "drift_share": None,
+            "reason": reason,  # no drift_share entry: nothing was compared
             "retrain_threshold": params.retrain_threshold,
             "summary": dg.MetadataValue.path(str(latest)),
         }
@@ -236,16 +236,3 @@ def _header(
         "retrain_threshold": params.retrain_threshold,
     }
 
-
-def column_table(columns: list[dict]) -> str:
-    lines = [
-        "| column | kind | method | score | threshold | drifted |",
-        "|---|---|---|---|---|---|",
-    ]
-    for c in columns:
-        score = "no values" if c["score"] is None else f"{c['score']:.3f}"
-        lines.append(
-            f"| {c['column']} | {c['kind']} | {c['method']} | {score} | {c['threshold']:.2f} | "
-            f"{'yes' if c['drifted'] else 'no'} |"
-        )
-    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""The challenger: the evaluated settings refit on everything up to as_of, with all that serving and
+monitoring need of it, made by one function and written into one folder by another.
+
+The folder is the bundle (`ml.bundle`) plus the snapshots the model was fit on: consent
+(`ml.consent`, honoured by serving), the customer segments (offers per segment) and the drift
+reference (`ml.monitoring`: the marts, predictions and outcomes later data is compared with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ml.bundle import save_bundle
+from ml.cards import model_card
+from ml.consent import save_consent
+from ml.data import Catalog, EventLog, Windows
+from ml.model import HybridModel
+from ml.monitoring import REFERENCE_DIR, ReferenceSnapshot, build_reference
+from ml.training import TrainingParams, train_hybrid
+
+SEGMENTS_FILE = "segments.parquet"  # serving.engine reads it (user_id, segment)
+
+
+@dataclass
+class Challenger:
+    model: HybridModel
+    card: dict
+    customers: pd.DataFrame  # dim_customers: the consent snapshot
+    segments: pd.DataFrame  # user_id, segment
+    reference: ReferenceSnapshot
+
+
+@dataclass(frozen=True)
+class Marts:
+    """The marts a challenger is built from besides the event log (main.<name> tables)."""
+
+    customers: pd.DataFrame  # dim_customers
+    segments: pd.DataFrame  # ml_customer_segments
+    user_features: pd.DataFrame  # ml_user_features
+    item_features: pd.DataFrame  # ml_item_features
+    interactions: pd.DataFrame  # fct_interactions
+
+
+def build_challenger(log: EventLog, catalog: Catalog, windows: Windows, evaluation: dict,
+                     marts: Marts, run_id: str, code_version: str) -> Challenger:
+    """The ranker learns from the latest window; the index sees every event up to as_of."""
+    params = TrainingParams.from_dict(evaluation["params"])
+    model = train_hybrid(log, catalog, windows.as_of + 1, windows.test_days, params)
+    reference = build_reference(model, marts.user_features, marts.item_features,
+                                marts.interactions, datetime.utcfromtimestamp(windows.as_of))
+    return Challenger(
+        model=model,
+        card=model_card(run_id, code_version, log, catalog, windows, evaluation),
+        customers=marts.customers,
+        segments=marts.segments[["user_id", "segment"]],
+        reference=reference,
+    )
+
+
+def save_challenger(challenger: Challenger, folder: Path) -> Path:
+    save_bundle(challenger.model, folder, challenger.card)
+    save_consent(challenger.customers, folder)
+    challenger.segments.to_parquet(folder / SEGMENTS_FILE, index=False)
+    challenger.reference.save(folder / REFERENCE_DIR)
+    return folder

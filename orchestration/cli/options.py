@@ -1,0 +1,48 @@
+"""Options more than one command takes, and the checks argparse runs on them."""
+
+from __future__ import annotations
+
+import argparse
+
+SOURCES = ("synthetic", "online-retail", "rees46", "files")
+PLACEMENTS = ("homepage", "product_page", "cart", "email")  # serving.schemas.Placement
+
+
+def add_synthetic_options(parser: argparse.ArgumentParser) -> None:
+    """The synthetic store's options (`demo`, `run`), with --tuning-trials."""
+    parser.add_argument(
+        "--size",
+        choices=("small", "1m"),
+        default="small",
+        help="synthetic store size: small (demo) or 1m (about a million events)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="synthetic store seed")
+    add_tuning_trials(parser)
+
+
+def add_tuning_trials(parser: argparse.ArgumentParser, stage: str = "(ALS, ranker)") -> None:
+    """--tuning-trials: what every command that trains takes; `stage` ends the help's first part."""
+    parser.add_argument(
+        "--tuning-trials",
+        type=int,
+        default=4,
+        metavar="N",
+        help=f"hyperparameter settings tried per stage {stage}; 1 = defaults",
+    )
+
+
+def tuning_config(args: argparse.Namespace) -> dict:
+    """--tuning-trials as the op config of model_tuning (at least one trial per stage)."""
+    trials = max(args.tuning_trials, 1)
+    return {"model_tuning": {"als_trials": trials, "ranker_trials": trials}}
+
+
+def k_items(text: str) -> int:
+    """How many items: the service's limit (serving.schemas.K)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {value}")
+    return value

@@ -1,0 +1,50 @@
+"""The report tables: evaluation metrics and drift columns, as Markdown (Dagster metadata, the CLI)
+and, for the metrics, as rows the governance page renders in HTML, so both show the same columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# Evaluation report key -> column header, in table order: the one list of what a table shows.
+METRIC_HEADERS = {
+    "ndcg@10": "NDCG@10",
+    "recall@10": "Recall@10",
+    "recall@20": "Recall@20",
+    "map@10": "MAP@10",
+    "hit_rate@10": "HitRate@10",
+    "coverage@10": "coverage",
+}
+METRIC_COLUMNS = ("protocol", "model", *METRIC_HEADERS.values(), "users")
+DRIFT_COLUMNS = ("column", "kind", "method", "score", "threshold", "drifted")
+
+
+def metric_rows(report: dict) -> list[dict]:
+    """One row per protocol and model of an `ml.training.evaluate` report, keyed by
+    METRIC_COLUMNS; the metrics as floats, users as an int."""
+    return [
+        {
+            "protocol": protocol,
+            "model": model,
+            **{header: values[key] for key, header in METRIC_HEADERS.items()},
+            "users": values["users"],
+        }
+        for protocol, block in report.items()
+        for model, values in block["models"].items()
+    ]
+
+
+def metric_table(report: dict) -> str:
+    """The evaluation report as a Markdown table, metrics to 4 decimals."""
+    frame = pd.DataFrame(metric_rows(report), columns=METRIC_COLUMNS)
+    return frame.to_markdown(index=False, floatfmt=".4f")
+
+
+def drift_column_table(columns: list[dict]) -> str:
+    """A drift summary's columns (`ColumnDrift` dicts) as a Markdown table: the score to 3
+    decimals or "no values" when a side had none, the threshold to 2, drifted yes/no."""
+    rows = [{**c, "drifted": "yes" if c["drifted"] else "no"} for c in columns]
+    # Object dtype keeps a missing score as None (tabulate's missingval), not as NaN ("nan").
+    frame = pd.DataFrame(rows, columns=DRIFT_COLUMNS, dtype=object)
+    return frame.to_markdown(
+        index=False, floatfmt=("", "", "", ".3f", ".2f", ""), missingval="no values"
+    )
