@@ -18,9 +18,11 @@ import xgboost as xgb
 
 from ml.candidates import CandidateIndex, CandidateParams
 from ml.data import Catalog
-from ml.model import HybridModel
+from ml.ranking.hybrid import HybridModel
 
 BUNDLE_FORMAT = 1
+# Optional in a bundle: user_id, segment (ml_customer_segments), for offers per segment.
+SEGMENTS_FILE = "segments.parquet"
 SPARSE = (
     "history",
     "purchases",

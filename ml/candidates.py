@@ -10,7 +10,7 @@
 
 `fit_index` learns every source from events strictly before a cutoff; `CandidateIndex.candidates`
 returns the union of the sources' top items per user with each source's score and rank, the input of
-the re-ranker (`ml.ranking`).
+the re-ranker (`ml.ranking.features`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class CandidateIndex:
     user_segment: np.ndarray  # users: index of their favourite category
     category_codes: np.ndarray  # items: index into categories
     categories: np.ndarray
-    item_stats: pd.DataFrame  # per item, in index order (see ml.ranking.FEATURES)
+    item_stats: pd.DataFrame  # per item, in index order (see ml.ranking.features.FEATURES)
     user_stats: pd.DataFrame  # per user, in index order
     user_category_share: np.ndarray  # users x categories
     user_category_days: np.ndarray  # users x categories: days since last interaction (NaN: never)

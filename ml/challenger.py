@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ml.bundle import save_bundle
-from ml.cards import model_card
+from ml.bundle import SEGMENTS_FILE, save_bundle
 from ml.consent import save_consent
 from ml.data import Catalog, EventLog, Windows
-from ml.model import HybridModel
+from ml.evaluation.reports import model_card
 from ml.monitoring import REFERENCE_DIR, ReferenceSnapshot, build_reference
-from ml.training import TrainingParams, train_hybrid
-
-SEGMENTS_FILE = "segments.parquet"  # serving.engine reads it (user_id, segment)
+from ml.ranking.hybrid import HybridModel
+from ml.ranking.training import TrainingParams, train_hybrid
 
 
 @dataclass

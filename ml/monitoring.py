@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,8 @@ import xgboost as xgb
 
 from ml.candidates import fit_index
 from ml.data import Catalog, EventLog
-from ml.model import HybridModel
-from ml.training import TrainingParams
+from ml.ranking.hybrid import HybridModel
+from ml.ranking.training import TrainingParams
 
 REFERENCE_DIR = "reference"  # inside a model bundle
 
@@ -525,3 +526,52 @@ def _shares(reference: pd.Series, current: pd.Series) -> dict[str, tuple[float, 
 
 def _with_stats(result: DriftResult, stats: dict[str, dict[str, float]]) -> DriftResult:
     return DriftResult(replace(result.summary, stats=stats), result.snapshots)
+
+
+# -- report payloads: the JSON summaries status and governance read ------------------------------
+
+
+def drift_payload(result: DriftResult, run_id: str, champion: dict, params: MonitoringParams,
+                  reference_as_of: pd.Timestamp, current_as_of: pd.Timestamp,
+                  files: dict[str, list[str]]) -> dict:
+    """One compared report: its summary, what it compared, the verdict, its Evidently files."""
+    summary = result.summary
+    return {
+        "status": "ok",
+        **_header(summary.report, run_id, champion, params),
+        "reference_as_of": pd.Timestamp(reference_as_of).isoformat(),
+        "current_as_of": pd.Timestamp(current_as_of).isoformat(),
+        "dataset_drift": summary.drift_share >= params.retrain_threshold,
+        **summary.to_dict(),
+        "folder": f"drift/runs/{run_id}",
+        "files": files,
+    }
+
+
+def no_reference_payload(report: str, run_id: str, champion: dict | None,
+                         params: MonitoringParams) -> dict:
+    """Nothing to compare with yet: no champion, or one trained before references existed."""
+    reason = (
+        "no promoted model yet"
+        if champion is None
+        else f"{champion['tag']} carries no drift reference (trained before monitoring); retrain"
+    )
+    return {
+        "status": "no_reference",
+        "reason": reason,
+        **_header(report, run_id, champion, params),
+        "drift_share": None,  # nothing was compared: unknown, not "no drift"
+        "drifted_columns": [],
+    }
+
+
+def _header(report: str, run_id: str, champion: dict | None, params: MonitoringParams) -> dict:
+    return {
+        "report": report,
+        "run_id": run_id,
+        "created_at": datetime.utcnow().isoformat(timespec="seconds"),
+        "reference_model": champion and champion["tag"],
+        "reference_version": champion and champion["metadata"].get("version"),
+        "window_days": params.window_days,
+        "retrain_threshold": params.retrain_threshold,
+    }

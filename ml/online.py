@@ -1,9 +1,9 @@
 """A few users at a time: the candidate union, pair features and re-ranking of the hybrid model,
 for serving.
 
-`CandidateIndex.candidates` + `ml.ranking.pair_features` + `HybridModel.recommend` are written for
-thousands of users at once (pandas frames, scipy fancy indexing); for the users of one request or
-one micro-batch of requests their fixed costs dominate. `OnlineScorer` computes the
+`CandidateIndex.candidates` + `ml.ranking.features.pair_features` + `HybridModel.recommend` are
+written for thousands of users at once (pandas frames, scipy fancy indexing); for the users of
+one request or one micro-batch of requests their fixed costs dominate. `OnlineScorer` computes the
 candidates and features of a batch of users in one compiled pass (`_candidate_pass`, numba,
 without the GIL: a serving worker runs it on its booster thread, beside the XGBoost call), and
 gives the same numbers as the batch code:
@@ -14,7 +14,7 @@ gives the same numbers as the batch code:
   then scipy's CSR x CSR product (float32 products, added per cell in the order of the history
   row's entries and of each neighbour row), replayed in that order;
 - features: float32 casts of the same float64 / float32 values, columns in `FEATURES` order;
-- order: a stable sort by descending score per user, then `ml.model.pad_with_trending`;
+- order: a stable sort by descending score per user, then `ml.ranking.hybrid.pad_with_trending`;
 - scores: `booster.inplace_predict`'s (see `_DensePredictor`).
 
 tests/serving/test_online.py checks on a trained bundle, for every user, that the features equal
@@ -36,8 +36,8 @@ from sklearn.preprocessing import normalize
 
 from ml.candidates import SOURCES
 from ml.kernels import JIT, factor_row, pair_dot, top_k_into, top_k_rows
-from ml.model import HybridModel, pad_with_trending
-from ml.ranking import FEATURES, ITEM_STATS, USER_STATS
+from ml.ranking.features import FEATURES, ITEM_STATS, USER_STATS
+from ml.ranking.hybrid import HybridModel, pad_with_trending
 
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
 # Where `_candidate_pass` writes each feature: per source its score column, per source its rank

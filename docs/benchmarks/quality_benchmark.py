@@ -45,9 +45,12 @@ def run_case(name: str, config: dict, trials: int) -> dict:
     case = {
         "name": name, "outcome": run_outcome(result), "pipeline_seconds": pipeline_seconds,
         "step_seconds": step_seconds(home, result.run_id),
-        "evaluation": json.loads((reports / "evaluation.json").read_text()),
-        "tuning": json.loads((reports / "tuning.json").read_text()),
-        "promotion": json.loads((reports / "promotion.json").read_text()),
+        # The report assets' outputs, and the promotion gate's decision (its check metadata).
+        "evaluation": json.loads((reports / "model_evaluation.json").read_text()),
+        "tuning": json.loads((reports / "model_tuning.json").read_text()),
+        "promotion": next((e.metadata["decision"].value for e in result.get_asset_check_evaluations()
+                           if e.check_name == "challenger_beats_champion"),
+                          {"reasons": ["the promotion gate did not run"]}),
     }
     case.update(time_model_steps(home, case["evaluation"]["params"]))
     return case
@@ -60,7 +63,7 @@ def time_model_steps(home: TailorHome, params: dict) -> dict:
 
     from ml.candidates import fit_als
     from ml.data import SECONDS_PER_DAY
-    from ml.training import TrainingParams, evaluate, train_hybrid
+    from ml.ranking.training import TrainingParams, evaluate, train_hybrid
     from orchestration.defs.assets.ranking import load_training_data
     from orchestration.lib.warehouse import DuckDBWarehouse
 
@@ -126,7 +129,7 @@ def markdown(cases: list[dict], command: str) -> str:
         "",
         "Protocols: `all` = every purchase in the test window counts; `new` = only items the user "
         "never bought before count, and already-bought items are not recommended. Every model ranks "
-        "the full catalog; metrics in `ml/evaluation.py`. Test window = last 14 days; the model is fit "
+        "the full catalog; metrics in `ml/evaluation/metrics.py`. Test window = last 14 days; the model is fit "
         "on everything before it and its ranker labelled on the 14 days before that.",
     ]
     for case in cases:

@@ -7,11 +7,11 @@ from datetime import datetime
 
 import pandas as pd
 
-from ml.drift_simulation import DriftParams, simulate_days
 from ml.sources.contract import RawSource, ValidatedSource, validate_source
 from ml.sources.files import load_files
 from ml.sources.online_retail import load_online_retail
 from ml.sources.rees46 import load_rees46
+from ml.sources.simulated_days import DriftParams, simulate_days
 from ml.sources.synthetic import SyntheticParams, generate_store
 
 SOURCES = ("synthetic", "online-retail", "rees46", "files", "simulated-days")

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ml.candidates import SOURCES
-from ml.ranking import FEATURES
+from ml.ranking.features import FEATURES
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.tables import METRIC_COLUMNS, metric_rows
 

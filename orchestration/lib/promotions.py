@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ml.promotion import PromotionDecision
+from ml.evaluation.promotion import PromotionDecision
 from orchestration.lib.model_store import CARD, ModelStore
 
 PROMOTION_CHECK = dg.AssetCheckKey(dg.AssetKey("challenger_model"), "challenger_beats_champion")

@@ -19,7 +19,7 @@ DRIFT_COLUMNS = ("column", "kind", "method", "score", "threshold", "drifted")
 
 
 def metric_rows(report: dict) -> list[dict]:
-    """One row per protocol and model of an `ml.training.evaluate` report, keyed by
+    """One row per protocol and model of an `ml.ranking.training.evaluate` report, keyed by
     METRIC_COLUMNS; the metrics as floats, users as an int."""
     return [
         {

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ml.bundle import load_bundle, save_bundle
-from ml.training import train_hybrid
+from ml.ranking.training import train_hybrid
 from tests.ml.test_training import FAST
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from ml.candidates import AlsParams, CandidateParams, fit_index, top_k
 from ml.data import Catalog, EventLog
-from ml.model import pad_with_trending
+from ml.ranking.hybrid import pad_with_trending
 
 
 def tiny_catalog(n: int, titles=None, brands=None, categories=None) -> Catalog:

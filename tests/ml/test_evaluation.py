@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from ml.evaluation import (
+from ml.evaluation.metrics import (
     average_precision_at_k,
     catalog_coverage,
     hit_rate_at_k,

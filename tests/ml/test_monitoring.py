@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.drift_simulation import NEW_CATEGORY, DriftParams, simulate_days
 from ml.monitoring import (
     FEATURE_TABLES,
     ColumnSpec,
@@ -18,9 +17,10 @@ from ml.monitoring import (
     session_outcomes,
     target_drift,
 )
+from ml.ranking.training import train_hybrid
 from ml.schema import CATEGORY_SEPARATOR, CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS
 from ml.sources.contract import RawSource, validate_source
-from ml.training import train_hybrid
+from ml.sources.simulated_days import NEW_CATEGORY, DriftParams, simulate_days
 from tests.builders import interactions
 from tests.ml.test_training import FAST
 

@@ -12,7 +12,7 @@ import xgboost as xgb
 import xgboost.core
 
 from ml.online import _DensePredictor
-from ml.ranking import FEATURES, RankerParams
+from ml.ranking.features import FEATURES, RankerParams
 
 BATCH_SIZES = [1, 2, 7, 150, 1000]  # one candidate, one request's candidates, a micro-batch's
 

@@ -1,6 +1,6 @@
 """A challenger is promoted only if it beats every baseline and is not worse than the champion."""
 
-from ml.promotion import decide_promotion
+from ml.evaluation.promotion import decide_promotion
 
 
 def report(hybrid_all: float, hybrid_new: float, baseline: float = 0.2) -> dict:

@@ -9,9 +9,9 @@ import pytest
 
 from ml.candidates import AlsParams, CandidateParams, fit_index
 from ml.data import EVENT_CODES, EventLog
-from ml.model import recommend_baseline
-from ml.ranking import RankerParams, pair_features
-from ml.training import (
+from ml.ranking.features import RankerParams, pair_features
+from ml.ranking.hybrid import recommend_baseline
+from ml.ranking.training import (
     TrainingParams,
     TuningBudget,
     evaluate,

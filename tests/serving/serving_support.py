@@ -19,9 +19,9 @@ from ml.bundle import Bundle, load_bundle, save_bundle
 from ml.candidates import AlsParams
 from ml.consent import save_consent
 from ml.data import Catalog, EventLog
-from ml.ranking import RankerParams
+from ml.ranking.features import RankerParams
+from ml.ranking.training import TrainingParams, train_hybrid
 from ml.sources.synthetic import SyntheticParams, generate_store
-from ml.training import TrainingParams, train_hybrid
 from serving import serve_command
 from serving.process import free_port, start_until_ready, stop
 from tests.builders import interactions, products

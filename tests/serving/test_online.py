@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ml.online import OnlineScorer
-from ml.ranking import FEATURES, pair_features
+from ml.ranking.features import FEATURES, pair_features
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Literal
 
 import dagster as dg
 
-from ml.drift_simulation import DriftParams
 from ml.sources.contract import ValidatedSource
 from ml.sources.load import LoadedSource, SourceRequest, StoredTables, load_source
+from ml.sources.simulated_days import DriftParams
 from ml.sources.synthetic import SyntheticParams
 from orchestration.lib.ingest import append_load, replace_load
 from orchestration.lib.warehouse import DuckDBWarehouse
@@ -39,7 +39,7 @@ class RawShopDataConfig(dg.Config):
     synthetic_seed: int = 7
     # simulated-days (append only): the next days of the stored shop, with a shift in behaviour.
     simulated_days: int = 7
-    simulated_shift: Literal["none", "taste", "new-category"] = "none"  # ml.drift_simulation
+    simulated_shift: Literal["none", "taste", "new-category"] = "none"  # ml.sources.simulated_days
     simulated_seed: int = 0
     # Reference "now" (ISO-8601, UTC). Default: the newest valid event (suits historical files);
     # a live shop passes the load time so that freshness is measured for real.

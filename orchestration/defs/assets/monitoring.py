@@ -8,7 +8,6 @@ reads `feature_drift_report`'s metadata.
 """
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -20,8 +19,10 @@ from ml.monitoring import (
     MonitoringParams,
     ReferenceSnapshot,
     champion_on_current_data,
+    drift_payload,
     feature_drift,
     load_reference,
+    no_reference_payload,
     prediction_drift,
     prediction_sample,
     target_drift,
@@ -156,16 +157,8 @@ def persist(
     summary = result.summary
     folder = Path(reports.root) / "drift" / "runs" / context.run.run_id
     files = result.save(folder)
-    payload = {
-        "status": "ok",
-        **_header(context, summary.report, champion, params),
-        "reference_as_of": reference.as_of.isoformat(),
-        "current_as_of": current_as_of(warehouse).isoformat(),
-        "dataset_drift": summary.drift_share >= params.retrain_threshold,
-        **summary.to_dict(),
-        "folder": f"drift/runs/{context.run.run_id}",
-        "files": files,
-    }
+    payload = drift_payload(result, context.run.run_id, champion, params, reference.as_of,
+                            current_as_of(warehouse), files)
     path = folder / f"{summary.report}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
     reports.write_json("drift", summary.report, payload)  # the latest, for status and governance
@@ -200,39 +193,14 @@ def no_reference(
     params: MonitoringParams,
 ) -> dg.MaterializeResult:
     """Nothing to compare with yet: no champion, or one trained before references existed."""
-    reason = (
-        "no promoted model yet"
-        if champion is None
-        else f"{champion['tag']} carries no drift reference (trained before monitoring); retrain"
-    )
-    payload = {
-        "status": "no_reference",
-        "reason": reason,
-        **_header(context, report, champion, params),
-        "drift_share": None,  # nothing was compared: unknown, not "no drift"
-        "drifted_columns": [],
-    }
+    payload = no_reference_payload(report, context.run.run_id, champion, params)
     latest = reports.write_json("drift", report, payload)
     return dg.MaterializeResult(
         metadata={
             "status": "no_reference",
-            "reason": reason,  # no drift_share entry: nothing was compared
+            "reason": payload["reason"],  # no drift_share entry: nothing was compared
             "retrain_threshold": params.retrain_threshold,
             "summary": dg.MetadataValue.path(str(latest)),
         }
     )
-
-
-def _header(
-    context: dg.AssetExecutionContext, report: str, champion: dict | None, params: MonitoringParams
-) -> dict:
-    return {
-        "report": report,
-        "run_id": context.run.run_id,
-        "created_at": datetime.utcnow().isoformat(timespec="seconds"),
-        "reference_model": champion and champion["tag"],
-        "reference_version": champion and champion["metadata"].get("version"),
-        "window_days": params.window_days,
-        "retrain_threshold": params.retrain_threshold,
-    }
 

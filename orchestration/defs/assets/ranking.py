@@ -10,9 +10,9 @@ from typing import Any
 
 import dagster as dg
 
-from ml.cards import evaluation_report, tuning_report
 from ml.challenger import build_challenger, save_challenger
-from ml.training import TrainingParams, TuningBudget, tune
+from ml.evaluation.reports import evaluation_report, tuning_report
+from ml.ranking.training import TrainingParams, TuningBudget, tune
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.env import code_version
 from orchestration.lib.marts import challenger_marts, training_data

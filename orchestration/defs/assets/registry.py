@@ -6,7 +6,7 @@ challenger that passed it, with the decision in its model card (orchestration/li
 
 import dagster as dg
 
-from ml.promotion import decide_promotion
+from ml.evaluation.promotion import decide_promotion
 from orchestration.defs.assets.ranking import challenger_model
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.promotions import decision_record, promote_latest_passed

@@ -14,7 +14,7 @@ import pandas as pd
 import xgboost as xgb
 
 from ml.candidates import SOURCES, CandidateIndex, top_k
-from ml.ranking import pair_features, score_pairs
+from ml.ranking.features import pair_features, score_pairs
 
 BASELINES = ("popularity", "repeat", "als")
 

@@ -54,8 +54,8 @@ FEATURES = (
 @dataclass(frozen=True)
 class RankerParams:
     # Serving walks every tree for every candidate (100-200 per request): its cost grows with
-    # rounds x max_depth, so the defaults and the tuning space (ml/training.py) stay small. The
-    # quality at this size: docs/benchmarks/quality.md.
+    # rounds x max_depth, so the defaults and the tuning space (ml/ranking/training.py) stay
+    # small. The quality at this size: docs/benchmarks/quality.md.
     max_depth: int = 6
     learning_rate: float = 0.15
     rounds: int = 60

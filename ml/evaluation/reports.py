@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ml.data import Catalog, EventLog, Windows
-from ml.training import TrainingParams, evaluate, train_hybrid
+from ml.ranking.training import TrainingParams, evaluate, train_hybrid
 
 
 def tuning_report(best: TrainingParams, trials: list[dict], windows: Windows) -> dict:

@@ -25,9 +25,15 @@ import pandas as pd
 
 from ml.candidates import SOURCES, AlsParams, CandidateIndex, CandidateParams, fit_als, fit_index
 from ml.data import SECONDS_PER_DAY, Catalog, EventLog, Windows, relevant_purchases
-from ml.evaluation import ranking_report
-from ml.model import BASELINES, HybridModel, _strongest_source, _top_per_user, recommend_baseline
-from ml.ranking import RankerParams, fit_ranker, labels_for, pair_features, score_pairs
+from ml.evaluation.metrics import ranking_report
+from ml.ranking.features import RankerParams, fit_ranker, labels_for, pair_features, score_pairs
+from ml.ranking.hybrid import (
+    BASELINES,
+    HybridModel,
+    _strongest_source,
+    _top_per_user,
+    recommend_baseline,
+)
 
 PROTOCOLS = ("all", "new")
 K = 20  # recommendations scored per user (Recall@20 needs 20)
@@ -252,7 +258,7 @@ def _flat(values: dict, prefix: str = "") -> dict:
 
 
 def _trial(stage: str, params, score: float, started: float) -> dict:
-    """One tuning trial as kept in reports/models/tuning.json."""
+    """One tuning trial as kept in reports/models/model_tuning.json."""
     return {"stage": stage, "params": asdict(params), "ndcg@10": score,
             "seconds": round(time.monotonic() - started, 2)}
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ml.model import BASELINES
-from ml.training import PROTOCOLS
+from ml.ranking.hybrid import BASELINES
+from ml.ranking.training import PROTOCOLS
 
 METRIC = "ndcg@10"
 
@@ -26,7 +26,7 @@ class PromotionDecision:
 
 
 def decide_promotion(validation: dict, champion: float | None) -> PromotionDecision:
-    """`validation` is `ml.training.evaluate(...)` on the validation window; `champion` the
+    """`validation` is `ml.ranking.training.evaluate(...)` on the validation window; `champion` the
     champion's NDCG@10 (protocol "all") on that same window, or None when there is none."""
     reasons, promote = [], True
     for protocol in PROTOCOLS:

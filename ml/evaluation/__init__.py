@@ -1,0 +1,6 @@
+"""Evaluation: how a model is judged and what is reported about it.
+
+- `metrics`: ranking metrics over the full catalog (NDCG, recall, MAP, hit rate, coverage);
+- `promotion`: the rule a challenger must pass to replace the champion;
+- `reports`: the tuning report, the evaluation report and the model card, as plain dicts.
+"""
