@@ -64,10 +64,10 @@ def time_model_steps(home: TailorHome, params: dict) -> dict:
     from ml.candidates import fit_als
     from ml.data import SECONDS_PER_DAY
     from ml.ranking.training import TrainingParams, evaluate, train_hybrid
-    from orchestration.defs.assets.ranking import load_training_data
+    from orchestration.lib.marts import training_data
     from orchestration.lib.warehouse import DuckDBWarehouse
 
-    log, catalog, windows = load_training_data(DuckDBWarehouse(path=str(home.warehouse)))
+    log, catalog, windows = training_data(DuckDBWarehouse(path=str(home.warehouse)))
     params = TrainingParams.from_dict(params)
     started = time.monotonic()
     model = train_hybrid(log, catalog, windows.test_start, windows.validation_days, params)
