@@ -136,14 +136,12 @@ from orchestration.lib.env import TailorHome, configure_environment
 home = configure_environment(TailorHome(Path(sys.argv[1])))
 import dagster as dg
 from orchestration.cli.drift import batch_note, evaluate_retrain_sensor
-from orchestration.lib.runner import run_pipeline
+from orchestration.lib.runner import materialization, run_pipeline
 batch = {"source": "simulated-days", "arrival": "append", "simulated_days": int(sys.argv[4]),
          "simulated_shift": sys.argv[2], "simulated_seed": int(sys.argv[3])}
 arrival = run_pipeline(home, batch, job_name="ingest_tailor_job")
 assert arrival.success, "the simulated days did not pass the raw gates"
-events = next(e.materialization.metadata["loaded_rows"].value
-              for e in arrival.get_asset_materialization_events()
-              if e.asset_key.to_user_string() == "raw_events")
+events = materialization(arrival, "raw_events")["loaded_rows"]
 started = time.monotonic()
 result = run_pipeline(home, job_name="monitor_tailor_job")
 seconds = time.monotonic() - started

@@ -35,6 +35,7 @@ OUT = REPO / "docs" / "benchmarks" / "quality.md"
 def run_case(name: str, config: dict, trials: int) -> dict:
     home = configure_environment(TailorHome(Path(tempfile.mkdtemp(prefix=f"tailor-q-{name}-"))))
     from orchestration.cli.pipeline import run_outcome
+    from orchestration.lib.promotions import run_decision
     from orchestration.lib.runner import run_pipeline
 
     started = time.monotonic()
@@ -48,9 +49,7 @@ def run_case(name: str, config: dict, trials: int) -> dict:
         # The report assets' outputs, and the promotion gate's decision (its check metadata).
         "evaluation": json.loads((reports / "model_evaluation.json").read_text()),
         "tuning": json.loads((reports / "model_tuning.json").read_text()),
-        "promotion": next((e.metadata["decision"].value for e in result.get_asset_check_evaluations()
-                           if e.check_name == "challenger_beats_champion"),
-                          {"reasons": ["the promotion gate did not run"]}),
+        "promotion": run_decision(result) or {"reasons": ["the promotion gate did not run"]},
     }
     case.update(time_model_steps(home, case["evaluation"]["params"]))
     return case

@@ -71,13 +71,14 @@ def _simulate_drift(args: argparse.Namespace, home: TailorHome) -> int:
         f"(run_key {request.run_key[:8]}, drift share {request.tags['tailor/drift_share']})",
         flush=True,
     )
-    outcome = run_outcome(
-        run_pipeline(
-            home, job_name="retrain_tailor_job", op_config=tuning_config(args), tags=request.tags
-        )
+    from orchestration.lib.promotions import run_decision
+
+    retrained = run_pipeline(
+        home, job_name="retrain_tailor_job", op_config=tuning_config(args), tags=request.tags
     )
+    outcome = run_outcome(retrained)
     after = model_store(home).champion()
-    promotion = collect_status(home)["models"]["promotion"] or {"reasons": []}
+    promotion = run_decision(retrained) or {"reasons": []}
     if outcome == "succeeded" and after["tag"] != before["tag"]:
         print(
             f"[4/4] retrained and promoted {after['tag']} (version "
@@ -103,9 +104,9 @@ def simulated_batch(args: argparse.Namespace) -> dict:
 
 def batch_note(result) -> str:
     """What the ingest run appended (raw_load_info's `batch` metadata)."""
-    info = next(e.materialization for e in result.get_asset_materialization_events()
-                if e.asset_key.to_user_string() == "raw_load_info")
-    return info.metadata["batch"].value
+    from orchestration.lib.runner import materialization
+
+    return materialization(result, "raw_load_info")["batch"]
 
 
 def evaluate_retrain_sensor(home: TailorHome):

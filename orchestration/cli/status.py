@@ -55,7 +55,8 @@ def collect_status(home: TailorHome) -> dict:
     """Everything `tailor status --json` reports; also the source of the run summary."""
     from orchestration.lib.reports import read_reports
 
-    state: dict = {"home": str(home.root), "runs": _recent_runs(home), "load": None, "tables": {}}
+    runs, promotion = _from_instance(home)
+    state: dict = {"home": str(home.root), "runs": runs, "load": None, "tables": {}}
     if home.warehouse.exists():
         from orchestration.lib.warehouse import DuckDBWarehouse
 
@@ -71,22 +72,32 @@ def collect_status(home: TailorHome) -> dict:
     state["models"] = {
         "champion": model_store(home).champion(),
         "evaluation": models.get("model_evaluation"),
-        "promotion": _latest_promotion(home),
+        "promotion": promotion,
         "tuning": models.get("model_tuning"),
     }
     return state
 
 
-def _latest_promotion(home: TailorHome) -> dict | None:
-    """The promotion gate's newest decision (its check metadata), promoted or not."""
+def _from_instance(home: TailorHome, limit: int = 5) -> tuple[list[dict], dict | None]:
+    """The home's recent runs, and the promotion gate's newest decision (promoted or not)."""
     if not _has_runs(home):
-        return None
+        return [], None
     import dagster as dg
 
     from orchestration.lib.promotions import latest_decision
 
     with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
-        return latest_decision(instance)
+        runs = [
+            {
+                "run_id": record.dagster_run.run_id,
+                "job": record.dagster_run.job_name,
+                "status": record.dagster_run.status.value,
+                "started_at": record.start_time,
+                "ended_at": record.end_time,
+            }
+            for record in instance.get_run_records(limit=limit)
+        ]
+        return runs, latest_decision(instance)
 
 
 def _has_runs(home: TailorHome) -> bool:
@@ -115,27 +126,6 @@ def model_store(home: TailorHome):
     from orchestration.lib.model_store import ModelStore
 
     return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
-
-
-def _recent_runs(home: TailorHome, limit: int = 5) -> list[dict]:
-    if not _has_runs(home):
-        return []
-    import dagster as dg
-
-    instance = dg.DagsterInstance.get()
-    runs = []
-    for record in instance.get_run_records(limit=limit):
-        run = record.dagster_run
-        runs.append(
-            {
-                "run_id": run.run_id,
-                "job": run.job_name,
-                "status": run.status.value,
-                "started_at": record.start_time,
-                "ended_at": record.end_time,
-            }
-        )
-    return runs
 
 
 def format_summary(state: dict, outcome: str, elapsed: float) -> str:

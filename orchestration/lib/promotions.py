@@ -20,8 +20,8 @@ PROMOTION_CHECK = dg.AssetCheckKey(dg.AssetKey("challenger_model"), "challenger_
 HISTORY = 50  # check evaluations searched for the newest that passed
 
 
-def decision_record(decision: PromotionDecision, challenger: dict, judged_against: str | None,
-                    ) -> dict:
+def decision_record(decision: PromotionDecision, challenger: dict,
+                    judged_against: str | None) -> dict:
     """The check's `decision` metadata: the decision plus what it was about."""
     return {
         **decision.to_dict(),
@@ -40,6 +40,12 @@ def decisions(instance: dg.DagsterInstance, limit: int = HISTORY) -> list[dict]:
         if evaluation is not None and "decision" in evaluation.metadata:
             found.append({**evaluation.metadata["decision"].value, "run_id": record.run_id})
     return found
+
+
+def run_decision(result: dg.ExecuteInProcessResult) -> dict | None:
+    """The gate's decision in one run, or None when it did not run (an earlier gate failed)."""
+    return next((e.metadata["decision"].value for e in result.get_asset_check_evaluations()
+                 if e.asset_check_key == PROMOTION_CHECK), None)
 
 
 def latest_decision(instance: dg.DagsterInstance) -> dict | None:

@@ -57,6 +57,15 @@ def run_pipeline(
         )
 
 
+def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """The metadata values of `asset`'s last materialization in a run."""
+    events = [e.materialization for e in result.get_asset_materialization_events()
+              if e.asset_key == dg.AssetKey(asset)]
+    if not events:
+        raise KeyError(f"asset: {asset} was not materialized in run {result.run_id}")
+    return {name: value.value for name, value in events[-1].metadata.items()}
+
+
 def _ops_config(raw_shop_data_config: dict | None, op_config: dict[str, dict] | None) -> dict:
     ops = {name: {"config": values} for name, values in (op_config or {}).items()}
     if raw_shop_data_config is not None:

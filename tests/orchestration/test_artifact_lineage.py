@@ -13,7 +13,7 @@ from orchestration.lib.env import TailorHome
 from orchestration.lib.ingest import append_load, replace_load
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.promotions import decisions
-from orchestration.lib.runner import run_pipeline
+from orchestration.lib.runner import materialization, run_pipeline
 from orchestration.lib.warehouse import DuckDBWarehouse
 from tests.builders import small_store
 
@@ -24,12 +24,6 @@ FAST = {"model_tuning": {"als_trials": 1, "ranker_trials": 1}}
 
 def store(home: TailorHome) -> ModelStore:
     return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
-
-
-def materialized(result, key: str) -> dict:
-    events = [e.materialization for e in result.get_asset_materialization_events()
-              if e.asset_key == dg.AssetKey(key)]
-    return {name: value.value for name, value in events[-1].metadata.items()}
 
 
 def gate(result) -> dg.AssetCheckEvaluation:
@@ -50,11 +44,11 @@ def test_reports_are_asset_outputs_and_absent_values_have_no_entry(home):
     folder = home.reports / "models"
     assert sorted(p.name for p in folder.glob("*.json")) == [
         "challenger_model.json", "model_evaluation.json", "model_tuning.json"]
-    evaluation = materialized(result, "model_evaluation")
+    evaluation = materialization(result, "model_evaluation")
     assert evaluation["report"] == str(folder / "model_evaluation.json")
     assert "champion" not in evaluation and "champion_validation_ndcg@10" not in evaluation
     challenger = json.loads((folder / "challenger_model.json").read_text())
-    assert challenger["version"] == materialized(result, "challenger_model")["version"]
+    assert challenger["version"] == materialization(result, "challenger_model")["version"]
     assert not (folder / "promotion.json").exists()  # the decision is the check's metadata
 
 
@@ -78,7 +72,7 @@ def test_tailor_bundle_alone_promotes_the_newest_passed_challenger_once(home):
     before = store(home).versions()
     result = run_pipeline(home, assets=["tailor_bundle"])
     assert result.success
-    assert materialized(result, "tailor_bundle")["newly_promoted"] is False
+    assert materialization(result, "tailor_bundle")["newly_promoted"] is False
     assert [str(m.tag) for m in store(home).versions()] == [str(m.tag) for m in before]
 
 
@@ -122,7 +116,7 @@ def test_a_later_batch_arrives_through_the_ingest_asset(home):
     result = run_pipeline(home, config, job_name="ingest_tailor_job")
     assert result.success
     after = warehouse.row_counts()["raw.events"]
-    events = materialized(result, "raw_events")
+    events = materialization(result, "raw_events")
     assert after == events["dagster/row_count"] == before + events["loaded_rows"] > before
     assert events["arrival"] == "append" and warehouse.as_of() > as_of
     keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}

@@ -17,6 +17,7 @@ from orchestration.defs.sensors import retrain_on_drift_sensor, retrain_request
 from orchestration.lib.dbt_project import ensure_manifest
 from orchestration.lib.env import TailorHome
 from orchestration.lib.model_store import ModelStore
+from orchestration.lib.promotions import run_decision
 from orchestration.lib.runner import run_pipeline
 from tests.builders import WEAK_RANKER
 
@@ -203,8 +204,7 @@ def test_a_worse_model_from_retrain_job_leaves_the_champion_serving(home):
     )
     assert "raw_shop_data" not in started_steps(result)
     assert gate_results(result)["challenger_beats_champion"] is False
-    promotion = next(e for e in result.get_asset_check_evaluations()
-                     if e.check_name == "challenger_beats_champion").metadata["decision"].value
+    promotion = run_decision(result)
     assert "worse than champion" in promotion["reasons"][-1]
     assert "tailor_bundle" not in started_steps(result)
     assert champion(home)["tag"] == before["tag"]

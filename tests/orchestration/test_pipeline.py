@@ -13,6 +13,7 @@ from orchestration.cli.pipeline import demo_as_run
 from orchestration.cli.status import collect_status
 from orchestration.lib.env import TailorHome
 from orchestration.lib.model_store import ModelStore
+from orchestration.lib.promotions import run_decision
 from orchestration.lib.runner import run_pipeline
 from tests.builders import WEAK_RANKER, small_store
 from tests.ml.test_sources import BAD_EVENTS_CSV
@@ -209,8 +210,7 @@ def test_a_worse_challenger_is_not_promoted_and_the_champion_keeps_serving(synth
     )
     gate = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert gate["challenger_beats_champion"] is False
-    promotion = next(e for e in result.get_asset_check_evaluations()
-                     if e.check_name == "challenger_beats_champion").metadata["decision"].value
+    promotion = run_decision(result)
     assert "worse than champion" in promotion["reasons"][-1]
     assert "tailor_bundle" not in started_steps(result)
     assert champion(home)["tag"] == before["tag"]
