@@ -1,5 +1,6 @@
 """The serving bundle: one folder holding the candidate index (ALS factors, neighbours, histories,
-id maps, item metadata), the XGBoost ranker and the model card, saved and loaded by the same code.
+id maps, item metadata), the XGBoost ranker (when the hybrid won the selection; a single-source
+contender has none) and the model card, saved and loaded by the same code.
 
 Formats are open and pickle-free: numpy `.npz`, scipy sparse `.npz`, Parquet, XGBoost `.ubj`, JSON.
 BentoML stores this folder as the `tailor` model, so the parts can never drift apart.
@@ -18,9 +19,9 @@ import xgboost as xgb
 
 from ml.candidates import CandidateIndex, CandidateParams
 from ml.data import Catalog
-from ml.ranking.hybrid import HybridModel
+from ml.ranking.hybrid import Recommender
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: itemknn, ease and sequence sources; the ranking contender
 # Optional in a bundle: user_id, segment (ml_customer_segments), for offers per segment.
 SEGMENTS_FILE = "segments.parquet"
 SPARSE = (
@@ -30,6 +31,10 @@ SPARSE = (
     "last_seen_days",
     "content_neighbors",
     "copurchase_neighbors",
+    "itemknn_neighbors",
+    "ease_neighbors",
+    "sequence_neighbors",
+    "recent",
 )
 FRAMES = ("item_stats", "user_stats")
 ARRAYS = (
@@ -48,7 +53,7 @@ ARRAYS = (
 
 @dataclass
 class Bundle:
-    model: HybridModel
+    model: Recommender
     metadata: dict  # the model card: version, data window, params, metrics, promotion decision
 
     @property
@@ -56,7 +61,7 @@ class Bundle:
         return self.metadata["version"]
 
 
-def save_bundle(model: HybridModel, folder: Path, metadata: dict) -> Path:
+def save_bundle(model: Recommender, folder: Path, metadata: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     index = model.index
     for name in SPARSE:
@@ -76,9 +81,11 @@ def save_bundle(model: HybridModel, folder: Path, metadata: dict) -> Path:
             "in_stock": catalog.in_stock,
         }
     ).join(catalog.text).to_parquet(folder / "catalog.parquet")
-    model.booster.save_model(folder / "ranker.ubj")
+    if model.booster is not None:
+        model.booster.save_model(folder / "ranker.ubj")
     card = {
         **metadata,
+        "contender": model.contender,
         "bundle_format": BUNDLE_FORMAT,
         "cutoff": index.cutoff,
         "candidate_params": asdict(index.params),
@@ -107,13 +114,15 @@ def load_bundle(folder: Path) -> Bundle:
         values = {name: arrays[name] for name in ARRAYS}
     values.update({name: sp.load_npz(folder / f"{name}.npz").tocsr() for name in SPARSE})
     values.update({name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES})
-    booster = xgb.Booster()
-    booster.load_model(folder / "ranker.ubj")
-    booster.set_param({"nthread": 1})  # one request, one thread: the server scales by workers
+    booster = None
+    if card["contender"] == "hybrid":
+        booster = xgb.Booster()
+        booster.load_model(folder / "ranker.ubj")
+        booster.set_param({"nthread": 1})  # one request, one thread: the server scales by workers
     index = CandidateIndex(
         cutoff=card["cutoff"],
         params=CandidateParams(**card["candidate_params"]),
         catalog=catalog,
         **values,
     )
-    return Bundle(HybridModel(index, booster), card)
+    return Bundle(Recommender(index, booster, card["contender"]), card)

@@ -1,13 +1,18 @@
-"""Candidate generation: six sources, each proposing items a user may buy next.
+"""Candidate generation: nine sources, each proposing items a user may buy next.
 
 - `als`: implicit-feedback ALS (`implicit`) on event-type weights with time decay.
 - `content`: item-to-item similarity of title, description, category path, brand and price band
   (TF-IDF, cosine); reaches items nobody has bought yet and answers "similar items".
 - `copurchase`: items bought (or viewed) in the same basket as the user's items.
+- `itemknn`: item-item neighbours of who interacted with what (implicit's BM25).
+- `ease`: EASE's closed-form item-item weights, where the catalog fits in memory.
+- `sequence`: what users engaged with next after the items of the user's latest steps.
 - `repeat`: the user's own past purchases, decayed; strong where shops sell consumables.
 - `trending`: what many users engaged with in the last days before the cutoff.
 - `segment`: the most popular items of the user's favourite category (a taste segment).
 
+The item-to-item sources score a user's decayed history (the sequence source: the order-weighted
+latest steps) times neighbour matrices of at most `neighbors` entries per item (`ml.neighbors`).
 `fit_index` learns every source from events strictly before a cutoff; `CandidateIndex.candidates`
 returns the union of the sources' top items per user with each source's score and rank, the input of
 the re-ranker (`ml.ranking.features`).
@@ -21,14 +26,25 @@ import implicit.cpu.als
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from ml.data import EVENT_CODES, SECONDS_PER_DAY, Catalog, EventLog
 from ml.kernels import factor_scores, top_k_rows
+from ml.neighbors import (
+    content_neighbors,
+    copurchase_neighbors,
+    ease_neighbors,
+    itemknn_neighbors,
+    recent_profile,
+    sequence_neighbors,
+)
 
-SOURCES = ("als", "content", "copurchase", "repeat", "trending", "segment")
+SOURCES = ("als", "content", "copurchase", "itemknn", "ease", "sequence", "repeat", "trending",
+           "segment")
+# The sources that score a profile times an items x items neighbour matrix, and that profile.
+NEIGHBOR_SOURCES = {"content": "history", "copurchase": "history", "itemknn": "history",
+                    "ease": "history", "sequence": "recent"}
 CHUNK = 1024  # users (or items) per dense block: bounds memory at CHUNK x n_items floats
 
 
@@ -46,7 +62,13 @@ class CandidateParams:
     per_source: int = 40  # candidates each source proposes per user
     half_life_days: float = 30.0  # time decay of interaction weights
     trending_half_life_days: float = 7.0
-    neighbors: int = 50  # item-to-item neighbours kept per item (content, copurchase)
+    neighbors: int = 50  # item-to-item neighbours kept per item (every NEIGHBOR_SOURCES one)
+    itemknn_k: int = 50  # neighbours the itemknn source keeps per item (<= 200: serving cost)
+    itemknn_k1: float = 1.2  # BM25 term saturation
+    itemknn_b: float = 0.75  # BM25 length normalisation
+    ease_l2: float = 250.0  # EASE's ridge penalty
+    ease_max_items: int = 10_000  # above: no EASE (its dense inverse is items x items)
+    sequence_window: int = 3  # steps ahead that count as "next", and latest steps in the profile
 
 
 @dataclass
@@ -65,6 +87,10 @@ class CandidateIndex:
     item_factors: np.ndarray
     content_neighbors: sp.csr_matrix  # items x items, top-k cosine
     copurchase_neighbors: sp.csr_matrix  # items x items, top-k normalised co-occurrence
+    itemknn_neighbors: sp.csr_matrix  # items x items, top-k BM25 similarity
+    ease_neighbors: sp.csr_matrix  # items x items, top-k EASE weights (empty: EASE skipped)
+    sequence_neighbors: sp.csr_matrix  # items x items, top-k "what comes next"
+    recent: sp.csr_matrix  # users x items: order-weighted items of the latest steps
     popularity: np.ndarray  # items: decayed engagement of all users
     trending: np.ndarray  # items: the same with a short half-life
     user_segment: np.ndarray  # users: index of their favourite category
@@ -100,10 +126,9 @@ class CandidateIndex:
         if source == "als":
             return factor_scores(self.user_factors, np.asarray(users, dtype=np.int64),
                                  self.item_factors_t)
-        if source == "content":
-            return _profile(self.history, users) @ self.content_neighbors
-        if source == "copurchase":
-            return _profile(self.history, users) @ self.copurchase_neighbors
+        if source in NEIGHBOR_SOURCES:
+            profile = getattr(self, NEIGHBOR_SOURCES[source])
+            return (_profile(profile, users) @ getattr(self, f"{source}_neighbors")).toarray()
         if source == "repeat":
             return self.purchases[users].toarray()
         if source == "trending":
@@ -157,12 +182,23 @@ class CandidateIndex:
 
 
 def fit_index(
-    log: EventLog, catalog: Catalog, cutoff: float, als: AlsParams, params: CandidateParams
+    log: EventLog,
+    catalog: Catalog,
+    cutoff: float,
+    als: AlsParams,
+    params: CandidateParams,
+    user_cutoffs: np.ndarray | None = None,
 ) -> CandidateIndex:
-    """Learn every source from `log.before(cutoff)` only."""
+    """Learn every source from `log.before(cutoff)` only.
+
+    `user_cutoffs` (seconds, one per user of `log`), when given, is each user's own "now": the
+    time their decay, recency and day counts are measured from (per-user protocols hold out each
+    user's latest basket, so each user has a cutoff of their own). Popularity and trending are
+    of the whole shop and always measured from `cutoff`."""
     log = log.before(cutoff)
     n_items = catalog.size
-    age_days = (cutoff - log.time) / SECONDS_PER_DAY
+    now = np.full(log.n_users, cutoff) if user_cutoffs is None else np.asarray(user_cutoffs)
+    age_days = (now[log.user] - log.time) / SECONDS_PER_DAY
     decay = np.exp(-np.log(2) * age_days / params.half_life_days).astype(np.float32)
     history = log.matrix(log.weight * decay, n_items)
     history.data = np.maximum(history.data, 0)  # returns and removals never go below nothing
@@ -174,15 +210,20 @@ def fit_index(
     purchase_counts.eliminate_zeros()
     user_factors, item_factors = fit_als(history, als)
 
-    engaged = np.maximum(log.weight, 0) * decay
-    popularity = np.bincount(log.item, weights=engaged, minlength=n_items)
-    trend_decay = np.exp(-np.log(2) * age_days / params.trending_half_life_days)
+    shop_age_days = (cutoff - log.time) / SECONDS_PER_DAY
+    positive = np.maximum(log.weight, 0)
+    popularity = np.bincount(
+        log.item, weights=positive * np.exp(-np.log(2) * shop_age_days / params.half_life_days),
+        minlength=n_items)
     trending = np.bincount(
-        log.item, weights=np.maximum(log.weight, 0) * trend_decay, minlength=n_items
+        log.item,
+        weights=positive * np.exp(-np.log(2) * shop_age_days / params.trending_half_life_days),
+        minlength=n_items,
     )
     categories, category_codes = np.unique(catalog.category, return_inverse=True)
     user_category = _user_category(history, category_codes, len(categories))
     share = user_category / np.maximum(user_category.sum(axis=1, keepdims=True), 1e-12)
+    ease, _ = ease_neighbors(history, params.neighbors, params.ease_l2, params.ease_max_items)
     return CandidateIndex(
         cutoff=cutoff,
         params=params,
@@ -191,20 +232,26 @@ def fit_index(
         history=history,
         purchases=purchases,
         purchase_counts=purchase_counts,
-        last_seen_days=_last_seen_days(log, n_items, cutoff),
+        last_seen_days=_last_seen_days(log, n_items, now),
         user_factors=user_factors,
         item_factors=item_factors,
         content_neighbors=content_neighbors(catalog, params.neighbors),
         copurchase_neighbors=copurchase_neighbors(log, n_items, params.neighbors),
+        itemknn_neighbors=itemknn_neighbors(history, params.itemknn_k, params.itemknn_k1,
+                                            params.itemknn_b),
+        ease_neighbors=ease,
+        sequence_neighbors=sequence_neighbors(log, n_items, params.neighbors,
+                                              params.sequence_window),
+        recent=recent_profile(log, n_items, params.sequence_window),
         popularity=popularity,
         trending=trending,
         user_segment=user_category.argmax(axis=1),
         category_codes=category_codes,
         categories=categories,
         item_stats=_item_stats(log, catalog, cutoff, popularity, trending),
-        user_stats=_user_stats(log, cutoff, purchase_counts),
+        user_stats=_user_stats(log, now, purchase_counts),
         user_category_share=share,
-        user_category_days=_user_category_days(log, category_codes, len(categories), cutoff),
+        user_category_days=_user_category_days(log, category_codes, len(categories), now),
     )
 
 
@@ -223,51 +270,6 @@ def fit_als(history: sp.csr_matrix, params: AlsParams) -> tuple[np.ndarray, np.n
     return np.asarray(model.user_factors), np.asarray(model.item_factors)
 
 
-def content_neighbors(catalog: Catalog, k: int) -> sp.csr_matrix:
-    """Top-k cosine neighbours over TF-IDF of text, category path, brand and price band."""
-    text = catalog.text
-    band = _price_band_tokens(catalog)
-    documents = (
-        text["title"]
-        + " "
-        + text["description"]
-        + " "
-        + text["category_path"].str.replace(">", " ")
-        + " "
-        + ("brand_" + text["brand"].str.replace(r"\W+", "_", regex=True)).where(
-            text["brand"] != "", ""
-        )
-        + " "
-        + band
-    )
-    if not documents.str.strip().any():
-        return sp.csr_matrix((catalog.size, catalog.size), dtype=np.float32)
-    vectors = TfidfVectorizer(
-        min_df=1, sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
-    ).fit_transform(documents)
-    return _top_k_similarity(normalize(vectors), normalize(vectors), k)
-
-
-def copurchase_neighbors(log: EventLog, n_items: int, k: int) -> sp.csr_matrix:
-    """Items that share baskets (orders, else sessions), cosine-normalised, top-k per item."""
-    positive = log.weight > 0
-    baskets, basket = np.unique(log.basket[positive], return_inverse=True)
-    incidence = sp.csr_matrix(
-        (np.ones(positive.sum(), dtype=np.float32), (basket, log.item[positive])),
-        shape=(len(baskets), n_items),
-    )
-    incidence.data[:] = 1.0  # presence, not counts
-    incidence.sum_duplicates()
-    incidence.data[:] = 1.0
-    together = (incidence.T @ incidence).tocsr()
-    together.setdiag(0)
-    together.eliminate_zeros()
-    counts = np.asarray(incidence.sum(axis=0)).ravel()
-    norm = 1.0 / np.sqrt(np.maximum(counts, 1))
-    together = sp.diags(norm) @ together @ sp.diags(norm)
-    return _keep_top_k(together.tocsr(), k)
-
-
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the k best columns (best first; ties by lower column) and their scores."""
     return top_k_rows(np.ascontiguousarray(scores), k)
@@ -283,50 +285,6 @@ def _dense(scores) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)
 
 
-def _top_k_similarity(left: sp.csr_matrix, right: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    rows, cols, values = [], [], []
-    for start in range(0, left.shape[0], CHUNK):
-        block = (left[start : start + CHUNK] @ right.T).toarray()
-        np.fill_diagonal(block[:, start : start + CHUNK], 0)
-        top, scores = top_k(block, k)
-        keep = scores > 0
-        rows.append(np.broadcast_to(np.arange(start, start + len(block))[:, None], top.shape)[keep])
-        cols.append(top[keep])
-        values.append(scores[keep])
-    return sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(left.shape[0], right.shape[0]),
-        dtype=np.float32,
-    )
-
-
-def _keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    rows, cols, values = [], [], []
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        if end == start:
-            continue
-        data = matrix.data[start:end]
-        keep = np.argsort(-data)[:k]
-        rows.append(np.full(len(keep), row))
-        cols.append(matrix.indices[start:end][keep])
-        values.append(data[keep])
-    if not rows:
-        return sp.csr_matrix(matrix.shape, dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-        shape=matrix.shape,
-        dtype=np.float32,
-    )
-
-
-def _price_band_tokens(catalog: Catalog) -> pd.Series:
-    price = pd.Series(catalog.price)
-    rank = price.groupby(catalog.category).rank(pct=True)
-    band = pd.cut(rank, [0, 1 / 3, 2 / 3, 1], labels=["price_low", "price_mid", "price_high"])
-    return band.astype(str).where(price.notna(), "")
-
-
 def _user_category(history: sp.csr_matrix, codes: np.ndarray, n: int) -> np.ndarray:
     to_category = sp.csr_matrix(
         (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), n)
@@ -334,20 +292,21 @@ def _user_category(history: sp.csr_matrix, codes: np.ndarray, n: int) -> np.ndar
     return np.asarray((history @ to_category).todense())
 
 
-def _last_seen_days(log: EventLog, n_items: int, cutoff: float) -> sp.csr_matrix:
+def _last_seen_days(log: EventLog, n_items: int, now: np.ndarray) -> sp.csr_matrix:
     frame = pd.DataFrame({"user": log.user, "item": log.item, "time": log.time})
     last = frame.groupby(["user", "item"], sort=False)["time"].max().reset_index()
-    days = 1.0 + (cutoff - last["time"].to_numpy()) / SECONDS_PER_DAY
+    days = 1.0 + (now[last["user"].to_numpy()] - last["time"].to_numpy()) / SECONDS_PER_DAY
     return sp.csr_matrix(
         (days.astype(np.float32), (last["user"], last["item"])), shape=(log.n_users, n_items)
     )
 
 
-def _user_category_days(log: EventLog, codes: np.ndarray, n: int, cutoff: float) -> np.ndarray:
+def _user_category_days(log: EventLog, codes: np.ndarray, n: int, now: np.ndarray) -> np.ndarray:
     days = np.full((log.n_users, n), np.nan, dtype=np.float32)
     frame = pd.DataFrame({"user": log.user, "category": codes[log.item], "time": log.time})
     last = frame.groupby(["user", "category"], sort=False)["time"].max().reset_index()
-    days[last["user"], last["category"]] = (cutoff - last["time"]) / SECONDS_PER_DAY
+    users = last["user"].to_numpy()
+    days[users, last["category"]] = (now[users] - last["time"].to_numpy()) / SECONDS_PER_DAY
     return days
 
 
@@ -382,7 +341,7 @@ def _item_stats(
     )
 
 
-def _user_stats(log: EventLog, cutoff: float, purchase_counts: sp.csr_matrix) -> pd.DataFrame:
+def _user_stats(log: EventLog, now: np.ndarray, purchase_counts: sp.csr_matrix) -> pd.DataFrame:
     n = log.n_users
     bought = log.event == EVENT_CODES["purchase"]
     last = np.full(n, -np.inf)
@@ -403,7 +362,7 @@ def _user_stats(log: EventLog, cutoff: float, purchase_counts: sp.csr_matrix) ->
         {
             "u_events": np.bincount(log.user, minlength=n),
             "u_purchases": n_purchases,
-            "u_days_since_last": (cutoff - last) / SECONDS_PER_DAY,
+            "u_days_since_last": (now - last) / SECONDS_PER_DAY,
             "u_monetary": spend,
             "u_avg_price": np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan),
             "u_repeat_item_share": np.where(

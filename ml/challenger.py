@@ -17,15 +17,16 @@ import pandas as pd
 from ml.bundle import SEGMENTS_FILE, save_bundle
 from ml.consent import save_consent
 from ml.data import Catalog, EventLog, Windows
+from ml.evaluation.protocols import serve_split
 from ml.evaluation.reports import model_card
 from ml.monitoring import REFERENCE_DIR, ReferenceSnapshot, build_reference
-from ml.ranking.hybrid import HybridModel
-from ml.ranking.training import TrainingParams, train_hybrid
+from ml.ranking.hybrid import Recommender
+from ml.ranking.training import TrainingParams, train
 
 
 @dataclass
 class Challenger:
-    model: HybridModel
+    model: Recommender
     card: dict
     customers: pd.DataFrame  # dim_customers: the consent snapshot
     segments: pd.DataFrame  # user_id, segment
@@ -45,9 +46,11 @@ class Marts:
 
 def build_challenger(log: EventLog, catalog: Catalog, windows: Windows, evaluation: dict,
                      marts: Marts, run_id: str, code_version: str) -> Challenger:
-    """The ranker learns from the latest window; the index sees every event up to as_of."""
+    """The selected contender refit on every event up to as_of (the hybrid's ranker labelled with
+    each customer's latest basket)."""
     params = TrainingParams.from_dict(evaluation["params"])
-    model = train_hybrid(log, catalog, windows.as_of + 1, windows.test_days, params)
+    model = train(log, catalog, serve_split(log, windows.as_of + 1), params,
+                  evaluation["contender"])
     reference = build_reference(model, marts.user_features, marts.item_features,
                                 marts.interactions, datetime.utcfromtimestamp(windows.as_of))
     return Challenger(

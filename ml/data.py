@@ -109,6 +109,10 @@ class EventLog:
             basket=pd.factorize(basket_key)[0].astype(np.int64),
         )
 
+    def where(self, mask: np.ndarray) -> EventLog:
+        """The events where `mask` (one bool per event) is true; users keep their indices."""
+        return self._select(mask)
+
     def _select(self, mask: np.ndarray) -> EventLog:
         return replace(
             self,
@@ -141,17 +145,24 @@ class EventLog:
 
 @dataclass(frozen=True)
 class Windows:
-    """Temporal split (from `ml_temporal_split`), as seconds: train < validation < test <= as_of."""
+    """Temporal split (from `ml_temporal_split`), as seconds: train < validation < test <= as_of;
+    and the decay half-life the warehouse derived from the shop's purchase rhythm."""
 
     validation_start: float
     test_start: float
     as_of: float
+    half_life_days: float = 30.0
+    median_gap_days: float | None = None  # between a customer's consecutive baskets
 
     @classmethod
     def from_split(cls, split: pd.DataFrame) -> Windows:
         row = split.iloc[0]
+        gap = row.get("median_gap_days")
         return cls(
-            *(_seconds(pd.Series([row[c]]))[0] for c in ("validation_start", "test_start", "as_of"))
+            *(_seconds(pd.Series([row[c]]))[0]
+              for c in ("validation_start", "test_start", "as_of")),
+            half_life_days=float(row.get("decay_half_life_days", 30.0)),
+            median_gap_days=None if gap is None or pd.isna(gap) else float(gap),
         )
 
     @property
@@ -162,14 +173,17 @@ class Windows:
     def test_days(self) -> float:
         return (self.as_of - self.test_start) / SECONDS_PER_DAY
 
-    def describe(self) -> dict[str, str]:
+    def describe(self) -> dict:
+        """The window bounds as ISO timestamps, and the rhythm the defaults came from."""
         return {
-            name: datetime.utcfromtimestamp(value).isoformat()
-            for name, value in (
-                ("validation_start", self.validation_start),
-                ("test_start", self.test_start),
-                ("as_of", self.as_of),
-            )
+            **{name: datetime.utcfromtimestamp(value).isoformat()
+               for name, value in (
+                   ("validation_start", self.validation_start),
+                   ("test_start", self.test_start),
+                   ("as_of", self.as_of),
+               )},
+            "half_life_days": self.half_life_days,
+            "median_gap_days": self.median_gap_days,
         }
 
 

@@ -37,7 +37,7 @@ import xgboost as xgb
 
 from ml.candidates import fit_index
 from ml.data import Catalog, EventLog
-from ml.ranking.hybrid import HybridModel
+from ml.ranking.hybrid import Recommender
 from ml.ranking.training import TrainingParams
 
 REFERENCE_DIR = "reference"  # inside a model bundle
@@ -202,7 +202,7 @@ SESSION_DAYS = 90  # session outcomes kept in a reference; window_days can grow 
 
 
 def build_reference(
-    model: HybridModel,
+    model: Recommender,
     user_features: pd.DataFrame,
     item_features: pd.DataFrame,
     interactions: pd.DataFrame,
@@ -265,7 +265,7 @@ def session_outcomes(
 
 
 def prediction_sample(
-    model: HybridModel, user_features: pd.DataFrame, params: MonitoringParams
+    model: Recommender, user_features: pd.DataFrame, params: MonitoringParams
 ) -> pd.DataFrame:
     """Top-k of `model` for up to `sample_users` active users it knows (seeded sample):
     user_id, rank, item_id, score, category, reason."""
@@ -297,12 +297,12 @@ def prediction_sample(
 
 def champion_on_current_data(
     booster: xgb.Booster, params: dict, log: EventLog, catalog: Catalog, as_of: float
-) -> HybridModel:
+) -> Recommender:
     """The champion's ranker over a candidate index refit, with the champion's settings
     (`params`, its model card's), on every event up to `as_of`: what it would score today."""
     settings = TrainingParams.from_dict(params)
     index = fit_index(log, catalog, as_of + 1, settings.als, settings.candidates)
-    return HybridModel(index, booster)
+    return Recommender(index, booster)
 
 
 # --------------------------------------------------------------------------------------------------

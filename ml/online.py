@@ -1,7 +1,7 @@
 """A few users at a time: the candidate union, pair features and re-ranking of the hybrid model,
 for serving.
 
-`CandidateIndex.candidates` + `ml.ranking.features.pair_features` + `HybridModel.recommend` are
+`CandidateIndex.candidates` + `ml.ranking.features.pair_features` + `Recommender.recommend` are
 written for thousands of users at once (pandas frames, scipy fancy indexing); for the users of
 one request or one micro-batch of requests their fixed costs dominate. `OnlineScorer` computes the
 candidates and features of a batch of users in one compiled pass (`_candidate_pass`, numba,
@@ -10,15 +10,16 @@ gives the same numbers as the batch code:
 
 - `als` and `als_dot`, and every source's top `per_source` items: the very same functions
   (`ml.kernels`);
-- `content` / `copurchase`: sklearn's l1 `normalize` of the history (computed once per model),
-  then scipy's CSR x CSR product (float32 products, added per cell in the order of the history
-  row's entries and of each neighbour row), replayed in that order;
+- the neighbour sources (`ml.candidates.NEIGHBOR_SOURCES`: content, copurchase, itemknn, ease,
+  sequence): sklearn's l1 `normalize` of their profile (the history, or the recent steps; computed
+  once per model), then scipy's CSR x CSR product (float32 products, added per cell in the order
+  of the profile row's entries and of each neighbour row), replayed in that order;
 - features: float32 casts of the same float64 / float32 values, columns in `FEATURES` order;
 - order: a stable sort by descending score per user, then `ml.ranking.hybrid.pad_with_trending`;
 - scores: `booster.inplace_predict`'s (see `_DensePredictor`).
 
 tests/serving/test_online.py checks on a trained bundle, for every user, that the features equal
-`pair_features` bit for bit, that `recommend` equals `HybridModel.recommend`, and that ranking
+`pair_features` bit for bit, that `recommend` equals `Recommender.recommend`, and that ranking
 users together equals ranking each alone.
 """
 
@@ -34,10 +35,10 @@ import xgboost as xgb
 from numba import njit
 from sklearn.preprocessing import normalize
 
-from ml.candidates import SOURCES
+from ml.candidates import NEIGHBOR_SOURCES, SOURCES
 from ml.kernels import JIT, factor_row, pair_dot, top_k_into, top_k_rows
 from ml.ranking.features import FEATURES, ITEM_STATS, USER_STATS
-from ml.ranking.hybrid import HybridModel, pad_with_trending
+from ml.ranking.hybrid import Recommender, pad_with_trending
 
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
 # Where `_candidate_pass` writes each feature: per source its score column, per source its rank
@@ -49,9 +50,14 @@ _LAYOUT = np.array(
                                   "ui_days_since_last", "uc_share", "uc_days_since_last",
                                   USER_STATS[0], ITEM_STATS[0], "price_ratio")],
     dtype=np.int64)
-# The position of each source in SOURCES, as `_candidate_pass` uses them.
-_ALS, _CONTENT, _COPURCHASE, _REPEAT, _TRENDING, _SEGMENT = range(6)
-assert SOURCES == ("als", "content", "copurchase", "repeat", "trending", "segment")
+# The position of each source in SOURCES, as `_candidate_pass` uses them: the neighbour sources
+# are positions 1 .. _NEIGHBORS, in `_NEIGHBOR_NAMES` order.
+_ALS, _REPEAT, _TRENDING, _SEGMENT = 0, 6, 7, 8
+_NEIGHBOR_NAMES = ("content", "copurchase", "itemknn", "ease", "sequence")
+_NEIGHBORS = len(_NEIGHBOR_NAMES)
+_PROFILES = ("history", "recent")  # the profiles neighbour sources read, in `_tables` order
+assert SOURCES == ("als", *_NEIGHBOR_NAMES, "repeat", "trending", "segment")
+assert set(NEIGHBOR_SOURCES) == set(_NEIGHBOR_NAMES)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +82,8 @@ class _Csr:
     @property
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For `_candidate_pass`: int64 indices whatever scipy chose (one compiled signature)."""
-        return self.indptr.astype(np.int64), self.indices.astype(np.int64), self.data
+        return (self.indptr.astype(np.int64), self.indices.astype(np.int64),
+                self.data.astype(np.float32, copy=False))
 
 
 @dataclass(frozen=True)
@@ -107,18 +114,20 @@ class CandidateBatch:
 
 
 class OnlineScorer:
-    """`HybridModel` for one user, or a micro-batch of users, per call. Build once per loaded
-    bundle; it does not change afterwards."""
+    """`Recommender` for one user, or a micro-batch of users, per call. Build once per loaded
+    bundle; it does not change afterwards. A single-source contender ranks the candidates its
+    source proposed by that source's score (no booster); the hybrid ranks all by the booster."""
 
-    def __init__(self, model: HybridModel) -> None:
+    def __init__(self, model: Recommender) -> None:
         index = model.index
         self.booster = model.booster
+        self.source = model.source  # None for the hybrid
         self.per_source = index.params.per_source
         self.history = _Csr.of(index.history)
         self.purchase_counts = _Csr.of(index.purchase_counts)
         self.last_seen_days = _Csr.of(index.last_seen_days)
-        self.neighbors = {"content": _Csr.of(index.content_neighbors),
-                          "copurchase": _Csr.of(index.copurchase_neighbors)}
+        self.neighbors = {name: _Csr.of(getattr(index, f"{name}_neighbors"))
+                          for name in _NEIGHBOR_NAMES}
         # The user-independent sources' tops: trending (row 0) and each segment's (row 1 + s),
         # as `CandidateIndex.candidates` computes them per user.
         same = index.category_codes[None, :] == np.arange(len(index.categories))[:, None]
@@ -130,11 +139,14 @@ class OnlineScorer:
             [index.user_stats[n].to_numpy().astype(np.float32) for n in USER_STATS])
         item_stats = np.column_stack(
             [index.item_stats[n].to_numpy().astype(np.float32) for n in ITEM_STATS])
-        # Everything `_candidate_pass` reads, in its order. The history's l1 normalisation is
+        # Everything `_candidate_pass` reads, in its order. The profiles' l1 normalisation is
         # what `ml.candidates._profile` computes per batch of users; here for all users once.
+        profiles = tuple(_Csr.of(normalize(getattr(index, name), norm="l1")).arrays
+                         for name in _PROFILES)
         self._tables = (
-            self.history.arrays, _Csr.of(normalize(index.history, norm="l1")).arrays,
-            self.neighbors["content"].arrays, self.neighbors["copurchase"].arrays,
+            self.history.arrays, profiles,
+            np.array([_PROFILES.index(NEIGHBOR_SOURCES[n]) for n in _NEIGHBOR_NAMES]),
+            tuple(self.neighbors[name].arrays for name in _NEIGHBOR_NAMES),
             _Csr.of(index.purchases).arrays, self.purchase_counts.arrays,
             self.last_seen_days.arrays,
             index.user_factors, index.item_factors, index.item_factors_t,
@@ -145,7 +157,7 @@ class OnlineScorer:
             _LAYOUT)
         self.ranked_trending = np.argsort(-index.trending, kind="stable")
         self._source_names = np.asarray(SOURCES)
-        self.predict = _DensePredictor(self.booster)
+        self.predict = _DensePredictor(self.booster) if self.booster is not None else None
 
     def prepare(self, users, exclude_purchased: bool = False) -> tuple[CandidateBatch, np.ndarray]:
         """The users' candidates (their rows of `CandidateIndex.candidates`) and their feature rows
@@ -159,15 +171,31 @@ class OnlineScorer:
         """The users' candidates and the ranker's score of each: the compiled pass and the booster
         call, both without the GIL for most of their time."""
         batch, features = self.prepare(users, exclude_purchased)
+        if self.predict is None:
+            return batch, self._source_scores(batch)
         return batch, self.predict(features)
 
+    def _source_scores(self, batch: CandidateBatch) -> np.ndarray:
+        """A single-source contender's scores: its source's, -inf where it proposed nothing."""
+        column = SOURCES.index(self.source)
+        return np.where(np.isfinite(batch.ranks[:, column]), batch.scores[:, column], -np.inf)
+
     def ranked(self, batch: CandidateBatch, predicted: np.ndarray) -> list[Ranked]:
-        """Per user of the batch, its candidates by descending `predicted`."""
+        """Per user of the batch, its candidates by descending `predicted` (a single-source
+        contender's: only those its source proposed, each with that source as the reason)."""
+        owner, strongest = batch.owner, batch.strongest
+        items, anchors = batch.items, batch.anchors
+        if self.source is not None:
+            kept, column = np.isfinite(predicted), SOURCES.index(self.source)
+            # an anchor explains the source it came from: keep it only where that is this one
+            anchors = np.where(strongest == column, anchors, -1)[kept]
+            owner, items, predicted = owner[kept], items[kept], predicted[kept]
+            strongest = np.full(len(owner), column)
         # By user, then by descending score; ties keep item order (a stable sort, as per user).
-        order = np.lexsort((-predicted, batch.owner))
-        items, predicted = batch.items[order], predicted[order]
-        sources, anchors = self._source_names[batch.strongest[order]], batch.anchors[order]
-        bounds = np.r_[0, np.cumsum(np.bincount(batch.owner, minlength=len(batch.users)))]
+        order = np.lexsort((-predicted, owner))
+        items, predicted = items[order], predicted[order]
+        sources, anchors = self._source_names[strongest[order]], anchors[order]
+        bounds = np.r_[0, np.cumsum(np.bincount(owner, minlength=len(batch.users)))]
         return [Ranked(user, items[a:b], predicted[a:b], sources[a:b], anchors[a:b])
                 for user, a, b in zip(batch.users.tolist(), bounds[:-1].tolist(),
                                       bounds[1:].tolist(), strict=True)]
@@ -183,7 +211,7 @@ class OnlineScorer:
 
     def recommend(self, user: int, k: int, exclude_purchased: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(items, scores, reasons): what `HybridModel.recommend([user], k)` gives this user."""
+        """(items, scores, reasons): what `Recommender.recommend([user], k)` gives this user."""
         ranked = self.rank(user, exclude_purchased)
         purchased = self.purchase_counts.row(user)[0] if exclude_purchased else None
         return pad_with_trending(self.ranked_trending, ranked.items, ranked.scores,
@@ -195,7 +223,7 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
     """`CandidateIndex.candidates` and `pair_features` for a few users, in one pass: (owner,
     items, scores, ranks, strongest, anchors, features); see `CandidateBatch`. `tables`:
     `OnlineScorer._tables`."""
-    (history, profiles, content, copurchase, purchases, purchase_counts, last_seen,
+    (history, profiles, profile_of, neighbor_tables, purchases, purchase_counts, last_seen,
      user_factors, item_factors, item_factors_t, trending, popularity, category_codes,
      user_segment, shared_items, shared_scores, category_share, category_days, user_stats,
      item_stats, item_price, user_avg_price, layout) = tables
@@ -211,10 +239,10 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
     features = np.empty((capacity, n_features), np.float32)
 
     dense32 = np.zeros(n_items, np.float32)
-    # Per item, for content (0) and copurchase (1): the largest product of the user's profile x
-    # neighbours that reached it (the first, in the product's order, on ties) and its origin.
-    best_product = np.full((2, n_items), -1.0, np.float32)
-    best_origin = np.full((2, n_items), -1, np.int64)
+    # Per neighbour source and item: the largest product of the user's profile x neighbours that
+    # reached it (the first, in the product's order, on ties) and its origin.
+    best_product = np.full((_NEIGHBORS, n_items), -1.0, np.float32)
+    best_origin = np.full((_NEIGHBORS, n_items), -1, np.int64)
     dense = np.zeros(n_items)
     excluded = np.zeros(n_items, np.bool_)
     position = np.full(n_items, -1, np.int64)
@@ -242,19 +270,20 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
                 if s == _ALS:
                     factor_row(user_factors, user, item_factors_t, dense32)
                     dense[:] = dense32
-                elif s == _CONTENT or s == _COPURCHASE:
-                    neighbors = content if s == _CONTENT else copurchase
+                elif s <= _NEIGHBORS:
+                    neighbors = neighbor_tables[s - 1]
+                    profile = profiles[profile_of[s - 1]]
                     dense32[:] = 0.0
-                    for e in range(profiles[0][user], profiles[0][user + 1]):
-                        origin = profiles[1][e]
-                        share = profiles[2][e]
+                    for e in range(profile[0][user], profile[0][user + 1]):
+                        origin = profile[1][e]
+                        share = profile[2][e]
                         for m in range(neighbors[0][origin], neighbors[0][origin + 1]):
                             column = neighbors[1][m]
                             product = share * neighbors[2][m]
                             dense32[column] += product
-                            if product > best_product[s - _CONTENT, column]:
-                                best_product[s - _CONTENT, column] = product
-                                best_origin[s - _CONTENT, column] = origin
+                            if product > best_product[s - 1, column]:
+                                best_product[s - 1, column] = product
+                                best_origin[s - 1, column] = origin
                     dense[:] = dense32
                 elif s == _REPEAT:
                     dense[:] = 0.0
@@ -314,8 +343,8 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
                 if ranks[row, s] < ranks[row, lowest] or np.isnan(ranks[row, lowest]):
                     lowest = s
             strongest[row] = lowest
-            anchors[row] = (best_origin[lowest - _CONTENT, item]
-                            if lowest == _CONTENT or lowest == _COPURCHASE else -1)
+            anchors[row] = (best_origin[lowest - 1, item]
+                            if 1 <= lowest <= _NEIGHBORS else -1)
             single = 2 * n_sources
             out[layout[single]] = found
             out[layout[single + 1]] = pair_dot(user_factors, user, item_factors, item)
@@ -342,13 +371,14 @@ def _candidate_pass(users, exclude, per_source, n_features, tables):
             excluded[purchase_counts[1][e]] = False
         for e in range(last_seen[0][user], last_seen[0][user + 1]):
             seen[last_seen[1][e]] = 0.0
-        for e in range(profiles[0][user], profiles[0][user + 1]):
-            origin = profiles[1][e]
-            for s in (_CONTENT, _COPURCHASE):
-                neighbors = content if s == _CONTENT else copurchase
+        for n in range(_NEIGHBORS):
+            neighbors = neighbor_tables[n]
+            profile = profiles[profile_of[n]]
+            for e in range(profile[0][user], profile[0][user + 1]):
+                origin = profile[1][e]
                 for m in range(neighbors[0][origin], neighbors[0][origin + 1]):
-                    best_product[s - _CONTENT, neighbors[1][m]] = -1.0
-                    best_origin[s - _CONTENT, neighbors[1][m]] = -1
+                    best_product[n, neighbors[1][m]] = -1.0
+                    best_origin[n, neighbors[1][m]] = -1
         rows += members
     return (owner[:rows], items[:rows], scores[:rows], ranks[:rows], strongest[:rows],
             anchors[:rows], features[:rows])

@@ -111,7 +111,8 @@ class Engine:
         log_event("model_loaded", model_version=state.version, model_tag=state.tag,
              previous_version=previous.version if previous else None,
              consent_source=state.consent.source, segments=sorted(state.segment_scores),
-             predictor=state.scorer.predict.path)
+             contender=state.scorer.source or "hybrid",
+             predictor=state.scorer.predict.path if state.scorer.predict else "source scores")
 
     def reload_latest(self, find_latest, force: bool = False) -> tuple[bool, str]:
         """Load `find_latest()` -> (tag, folder) if its tag differs from the serving one. A tag

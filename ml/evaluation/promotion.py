@@ -1,52 +1,51 @@
-"""The promotion rule: a new model replaces the champion only if it is better, on validation.
+"""The promotion rule: the challenger replaces the champion when it won a selection the champion
+competed in.
 
-The challenger must beat every baseline (popularity, repeat-purchase, ALS alone) on NDCG@10 in both
-protocols, and must not be worse than the current champion judged on the same validation window.
+Model selection (`ml.evaluation.selection`) chooses the best contender on validation, the champion's
+settings refit on the same data among them (`CHAMPION`). So a first run on valid data always
+promotes; later, the challenger is either better than the champion's settings on this data, or is
+those settings refit on newer data. What is refused: an evaluation in which the champion did not
+compete (it was made before this champion served; `orchestration.lib.promotions` refuses stale
+decisions too).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ml.ranking.hybrid import BASELINES
-from ml.ranking.training import PROTOCOLS
+from ml.evaluation.selection import CHAMPION, METRIC
 
-METRIC = "ndcg@10"
+__all__ = ["METRIC", "PromotionDecision", "decide_promotion"]
 
 
 @dataclass(frozen=True)
 class PromotionDecision:
     promote: bool
     reasons: tuple[str, ...]
-    challenger: float  # NDCG@10, protocol "all", validation window
+    challenger: float  # NDCG@10, target "all", headline protocol's validation split
     champion: float | None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def decide_promotion(validation: dict, champion: float | None) -> PromotionDecision:
-    """`validation` is `ml.ranking.training.evaluate(...)` on the validation window; `champion` the
-    champion's NDCG@10 (protocol "all") on that same window, or None when there is none."""
-    reasons, promote = [], True
-    for protocol in PROTOCOLS:
-        models = validation[protocol]["models"]
-        hybrid = models["hybrid"][METRIC]
-        best_name = max(BASELINES, key=lambda name: models[name][METRIC])
-        best = models[best_name][METRIC]
-        if hybrid > best:
-            reasons.append(
-                f"{protocol}: hybrid {hybrid:.4f} beats best baseline {best_name} {best:.4f}"
-            )
-        else:
-            promote = False
-            reasons.append(f"{protocol}: hybrid {hybrid:.4f} does not beat {best_name} {best:.4f}")
-    challenger = validation["all"]["models"]["hybrid"][METRIC]
-    if champion is None:
+def decide_promotion(evaluation: dict) -> PromotionDecision:
+    """`evaluation` is `ml.evaluation.reports.evaluation_report(...)`."""
+    selection = evaluation["selection"]
+    challenger = evaluation["challenger_validation_ndcg@10"] or 0.0
+    champion = evaluation["champion_validation_ndcg@10"]
+    cell = f"{evaluation['protocol']}/all"
+    reasons = [f"selected {evaluation['contender']}: {selection['reason']}"]
+    promote = True
+    if evaluation["champion"] is None:
         reasons.append("no champion yet")
-    elif challenger >= champion:
-        reasons.append(f"all: challenger {challenger:.4f} >= champion {champion:.4f}")
-    else:
+    elif CHAMPION not in selection["scores"]:
         promote = False
-        reasons.append(f"all: challenger {challenger:.4f} is worse than champion {champion:.4f}")
+        reasons.append(f"the champion {evaluation['champion']} did not compete in this selection")
+    elif selection["winner"] == CHAMPION:
+        reasons.append(f"the champion's settings won: refit on newer data ({cell}: "
+                       f"{challenger:.4f})")
+    else:
+        reasons.append(f"beat the champion's settings refit on this data ({cell}: challenger "
+                       f"{challenger:.4f}, champion {champion:.4f})")
     return PromotionDecision(promote, tuple(reasons), challenger, champion)

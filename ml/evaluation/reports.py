@@ -1,16 +1,22 @@
 """What the model assets report, as plain JSON-able dicts: the tuning report, the evaluation report
-(the tuned settings and the champion's, beside the baselines) and the challenger's model card."""
+(every contender under both protocols, the selection, and the champion's settings judged on the
+same validation split) and the challenger's model card."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from ml.data import Catalog, EventLog, Windows
-from ml.ranking.training import TrainingParams, evaluate, train_hybrid
+from ml.evaluation.protocols import PROTOCOLS, STAGES, headline_protocol, protocol_split
+from ml.evaluation.selection import CHAMPION, METRIC, select
+from ml.ranking.training import TARGETS, TrainingParams, evaluate, train
 
 
-def tuning_report(best: TrainingParams, trials: list[dict], windows: Windows) -> dict:
-    return {"best": best.to_dict(), "trials": trials, "windows": windows.describe()}
+def tuning_report(best: TrainingParams, trials: list[dict], windows: Windows,
+                  protocol: str, requested: str) -> dict:
+    """`protocol`: the one tuning used, chosen from `requested` (auto, or a protocol)."""
+    return {"best": best.to_dict(), "trials": trials, "windows": windows.describe(),
+            "protocol": protocol, "protocol_requested": requested}
 
 
 def evaluation_report(
@@ -19,42 +25,90 @@ def evaluation_report(
     windows: Windows,
     params: TrainingParams,
     champion: dict | None = None,
+    protocol: str = "auto",
 ) -> dict:
-    """`params` on the validation and test windows, in both protocols, beside the baselines; and
-    the champion ({"tag", "metadata": {"params"}}) judged on the same validation window, its
-    settings refit on this data (its NDCG@10 is None when there is no champion)."""
-    validation = _evaluate_on(log, catalog, windows, params, "validation")
-    report = {
+    """`params` fit on the validation and test split of both protocols, every contender judged;
+    the headline protocol (`headline_protocol`); and the selection (on validation), in which the
+    champion ({"tag", "metadata": {"params", "contender"}}), its settings refit on this data,
+    competes as `CHAMPION`. When the champion's settings win, they are the challenger's, and the
+    report's tables are theirs."""
+    headline_name, why = headline_protocol(log, windows, protocol)
+    results = _evaluate_protocols(log, catalog, windows, params, STAGES)
+    contender, champion_ndcg = None, None
+    if champion is None:
+        selection = select({p: results[p]["validation"] for p in PROTOCOLS})
+    else:
+        champion_params = TrainingParams.from_dict(champion["metadata"]["params"])
+        champion_contender = champion["metadata"].get("contender", "hybrid")
+        refit = (results if champion_params == params else
+                 _evaluate_protocols(log, catalog, windows, champion_params, ("validation",)))
+        selection = select({p: _with_champion(results[p]["validation"],
+                                              refit[p]["validation"], champion_contender)
+                            for p in PROTOCOLS})
+        champion_ndcg = _score(refit[headline_name]["validation"], champion_contender)
+        if selection["winner"] == CHAMPION:  # keep the champion's settings, on newer data
+            params, contender = champion_params, champion_contender
+            results = {p: {"validation": refit[p]["validation"],
+                           "test": _evaluate_on(log, catalog, windows, params, p, "test")}
+                       for p in PROTOCOLS}
+    contender = contender or selection["winner"]
+    return {
         "windows": windows.describe(),
         "params": params.to_dict(),
-        "validation": validation,
-        "test": _evaluate_on(log, catalog, windows, params, "test"),
+        "protocol": headline_name,
+        "protocol_reason": why,
+        "protocols": results,
+        "selection": selection,
+        "contender": contender,
+        "challenger_validation_ndcg@10": _score(results[headline_name]["validation"],
+                                                contender),
         "champion": champion and champion["tag"],
-        "champion_validation_ndcg@10": None,
+        "champion_validation_ndcg@10": champion_ndcg,
     }
-    if champion is not None:
-        champion_params = TrainingParams.from_dict(champion["metadata"]["params"])
-        same = champion_params == params
-        judged = validation if same else _evaluate_on(log, catalog, windows, champion_params,
-                                                      "validation")
-        report["champion_validation_ndcg@10"] = judged["all"]["models"]["hybrid"]["ndcg@10"]
-    return report
+
+
+def _with_champion(validation: dict, refit: dict, contender: str) -> dict:
+    """`validation` with a `CHAMPION` row per target: the champion's contender, refit."""
+    return {target: {**entry, "models": {**entry["models"],
+                                         CHAMPION: refit[target]["models"][contender]}}
+            if contender in refit[target]["models"] else entry
+            for target, entry in ((t, validation[t]) for t in TARGETS)}
+
+
+def _evaluate_protocols(log: EventLog, catalog: Catalog, windows: Windows,
+                        params: TrainingParams, stages: tuple[str, ...]) -> dict:
+    return {p: {stage: _evaluate_on(log, catalog, windows, params, p, stage) for stage in stages}
+            for p in PROTOCOLS}
+
+
+def headline(report: dict, stage: str) -> dict:
+    """The headline protocol's evaluation of one stage (what tables and the gate show first)."""
+    return report["protocols"][report["protocol"]][stage]
+
+
+def _score(evaluation: dict, contender: str) -> float | None:
+    row = evaluation["all"]["models"].get(contender)
+    return None if row is None else row[METRIC]
 
 
 def _evaluate_on(log: EventLog, catalog: Catalog, windows: Windows, params: TrainingParams,
-                 window: str) -> dict:
-    """validation: fit before validation_start, judged up to test_start; test: fit before
-    test_start (ranker labelled on the validation window), judged up to as_of."""
-    cutoff, end = ((windows.validation_start, windows.test_start) if window == "validation"
-                   else (windows.test_start, windows.as_of))
-    model = train_hybrid(log, catalog, cutoff, windows.validation_days, params)
-    return evaluate(model, log, end)
+                 protocol: str, stage: str) -> dict:
+    split = protocol_split(log, windows, protocol, stage)
+    try:
+        model = train(log, catalog, split, params)
+        skipped = {}
+    except ValueError as error:  # no label to learn a re-ranker from: the sources still compete
+        model = train(log, catalog, split, params, contender="popularity")
+        skipped = {"hybrid": str(error)}
+    return {**evaluate(model, split), "skipped": skipped}
 
 
 def model_card(run_id: str, code_version: str, log: EventLog, catalog: Catalog,
                windows: Windows, evaluation: dict) -> dict:
-    """The challenger's card: version, data window, settings and their evaluation, sizes."""
+    """The challenger's card: version, data window, the winning contender and by how much, its
+    settings and their evaluation, sizes."""
     as_of = datetime.utcfromtimestamp(windows.as_of)
+    selection = evaluation["selection"]
     return {
         "version": f"{as_of:%Y%m%d}-{run_id[:8]}",
         "run_id": run_id,
@@ -64,9 +118,13 @@ def model_card(run_id: str, code_version: str, log: EventLog, catalog: Catalog,
             "first_event": datetime.utcfromtimestamp(float(log.time.min())).isoformat(),
             **windows.describe(),
         },
+        "contender": evaluation["contender"],
+        "selection": {key: selection.get(key) for key in ("winner", "runner_up", "margin",
+                                                           "reason", "scores")},
         "params": evaluation["params"],
-        "validation": evaluation["validation"],
-        "test": evaluation["test"],
+        "protocol": evaluation["protocol"],
+        "validation": headline(evaluation, "validation"),
+        "test": headline(evaluation, "test"),
         "users": int(log.n_users),
         "items": int(catalog.size),
         "events": len(log),

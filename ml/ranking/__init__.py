@@ -2,7 +2,10 @@
 
 - `features`: the pair features of a (user, candidate item) and the XGBoost learning-to-rank model
   that scores them (`fit_ranker`, `score_pairs`);
-- `hybrid`: recommenders over an index, the hybrid (candidates + re-ranker) and the baselines
-  (popularity, repeat-purchase, ALS alone), with the one trending padding;
-- `training`: time-split training of the hybrid, its evaluation beside the baselines, and tuning.
+- `hybrid`: the contenders over an index, the hybrid (candidates + re-ranker) and each source
+  alone (popularity, repeat-purchase and ALS alone are the baselines), with the one trending
+  padding;
+- `training`: training of a contender on a split (per-user labels for the re-ranker) and the
+  evaluation of every contender;
+- `tuning`: Optuna studies over each contender's settings, on time folds.
 """

@@ -1,8 +1,10 @@
-"""Recommenders built on a candidate index: the hybrid (candidates + re-ranker) and the baselines.
+"""Recommenders built on a candidate index: the contenders of model selection.
 
-Every recommender answers `recommend(users, k, exclude_purchased)` with, per user, ranked item
-indices, their scores and the reason (the source that proposed the item most strongly). The offline
-evaluation and the serving bundle call the same code.
+A contender is the hybrid (the union of every source's candidates, re-ranked by XGBoost) or one
+candidate source alone (`popularity` is the trending source). Every recommender answers
+`recommend(users, k, exclude_purchased)` with, per user, ranked item indices, their scores and the
+reason (the source that proposed the item most strongly). The offline evaluation and the serving
+bundle call the same code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import xgboost as xgb
 from ml.candidates import SOURCES, CandidateIndex, top_k
 from ml.ranking.features import pair_features, score_pairs
 
+# The source each single-source contender ranks by: every source, `trending` named popularity.
+SOURCE_OF = {("popularity" if s == "trending" else s): s for s in SOURCES}
+CONTENDERS = ("hybrid", *SOURCE_OF)
+# What a shop gets without us: the baselines every report shows first.
 BASELINES = ("popularity", "repeat", "als")
 
 
@@ -31,9 +37,23 @@ class Recommendations:
 
 
 @dataclass
-class HybridModel:
+class Recommender:
+    """A fitted contender: the candidate index and, for the hybrid, its re-ranker."""
+
     index: CandidateIndex
-    booster: xgb.Booster
+    booster: xgb.Booster | None
+    contender: str = "hybrid"
+
+    def __post_init__(self) -> None:
+        if self.contender not in CONTENDERS:
+            raise ValueError(f"contender: {self.contender!r} is not one of {CONTENDERS}")
+        if (self.booster is None) != (self.contender != "hybrid"):
+            raise ValueError("booster: the hybrid needs one, a single source has none")
+
+    @property
+    def source(self) -> str | None:
+        """The one source a single-source contender ranks by; None for the hybrid."""
+        return SOURCE_OF.get(self.contender)
 
     def recommend(
         self,
@@ -42,6 +62,8 @@ class HybridModel:
         exclude_purchased: bool = False,
         candidates: pd.DataFrame | None = None,
     ) -> Recommendations:
+        if self.booster is None:
+            return recommend_source(self.index, self.contender, users, k, exclude_purchased)
         pairs = (
             candidates
             if candidates is not None
@@ -61,13 +83,15 @@ class HybridModel:
         )
 
 
-def recommend_baseline(
-    index: CandidateIndex, name: str, users: np.ndarray, k: int, exclude_purchased: bool = False
+def recommend_source(
+    index: CandidateIndex, contender: str, users: np.ndarray, k: int,
+    exclude_purchased: bool = False
 ) -> Recommendations:
-    """popularity (trending), repeat (own purchases, then popularity) or als alone."""
-    if name not in BASELINES:
-        raise ValueError(f"name: {name!r} is not one of {BASELINES}")
-    source = {"popularity": "trending", "repeat": "repeat", "als": "als"}[name]
+    """One single-source contender (`SOURCE_OF`): its top k per user over the full catalog, padded
+    with trending where it proposes fewer."""
+    if contender not in SOURCE_OF:
+        raise ValueError(f"contender: {contender!r} is not one of {tuple(SOURCE_OF)}")
+    source = SOURCE_OF[contender]
     items, scores, reasons = [], [], []
     for start in range(0, len(users), 1024):
         block = users[start : start + 1024]
@@ -150,7 +174,7 @@ def pad_with_trending(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """One user's top k from their ranked `items`: cut to k or, when fewer, followed by the most
     trending items that are neither in `items` nor `purchased`, scored below all of them.
-    `HybridModel`, the baselines and `ml.online.OnlineScorer` all pad with this."""
+    `Recommender`, the baselines and `ml.online.OnlineScorer` all pad with this."""
     if len(items) >= k:
         return items[:k], scores[:k], reasons[:k]
     taken = set(items.tolist())

@@ -1,42 +1,43 @@
-"""Training, honest evaluation and tuning of the hybrid recommender.
+"""Training of every contender on a split, its honest evaluation, and tuning.
 
-Time is the only split (windows from dbt's `ml_temporal_split`):
+A split (`ml.evaluation.protocols`) says what a model may see and what it is judged on. On a split:
 
-    ... history ... | validation window | test window | as_of
-
-- The re-ranker learns from labels in the window just before a cutoff, with candidates and features
-  computed from the events before that window; the candidate index is then refit up to the cutoff.
-  So features never see their labels (tests/ml/test_training.py proves it).
-- Tuning and promotion look at the validation window; the reported quality is the test window, where
-  the model was fit on everything before `test_start`, its ranker labelled on the validation window.
-- The served model is refit the same way on everything up to `as_of`.
-Every model is judged by ranking the full catalog (no sampled negatives) beside the baselines
-popularity, repeat-purchase and ALS alone, under two protocols: `all` purchases count, or only `new`
-items (never bought before by that user; already-bought items are then not recommended).
+- the candidate index learns every source from the visible events (each user measured from their
+  own cutoff where the protocol has per-user cutoffs);
+- the hybrid's re-ranker learns from per-user labels inside the visible events: each user's last
+  visible basket is the label, the index refit on what came before (`per_user_labels`), so its
+  training groups hold users of every history length, sampled by history-length bucket, and
+  features never see their labels (tests/ml/test_training.py proves it);
+- every contender (`ml.ranking.hybrid.CONTENDERS`: each source alone, and the hybrid) ranks the
+  full catalog for the split's customers under two targets: `all` purchases count, or only `new`
+  items (never bought before by that user; already-bought items are then not recommended).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ml.candidates import SOURCES, AlsParams, CandidateIndex, CandidateParams, fit_als, fit_index
-from ml.data import SECONDS_PER_DAY, Catalog, EventLog, Windows, relevant_purchases
+from ml.candidates import SOURCES, AlsParams, CandidateIndex, CandidateParams, fit_index
+from ml.data import Catalog, EventLog, Windows
 from ml.evaluation.metrics import ranking_report
+from ml.evaluation.protocols import Split, per_user_labels
 from ml.ranking.features import RankerParams, fit_ranker, labels_for, pair_features, score_pairs
 from ml.ranking.hybrid import (
-    BASELINES,
-    HybridModel,
+    SOURCE_OF,
+    Recommender,
     _strongest_source,
     _top_per_user,
-    recommend_baseline,
+    recommend_source,
 )
+from ml.schema import GUEST_PREFIX
 
-PROTOCOLS = ("all", "new")
+TARGETS = ("all", "new")
 K = 20  # recommendations scored per user (Recall@20 needs 20)
+# History-length buckets of the per-bucket report: prior interactions (events) of the user.
+BUCKETS = (("1", 1, 1), ("2-4", 2, 4), ("5-15", 5, 15), ("16+", 16, np.inf))
 
 
 @dataclass(frozen=True)
@@ -76,101 +77,154 @@ class TrainingParams:
         return TrainingParams.from_dict(stages)
 
 
-@dataclass(frozen=True)
-class TuningBudget:
-    """How many settings to try per stage (the first trial is always the current defaults)."""
-
-    als_trials: int = 4
-    ranker_trials: int = 4
-    seed: int = 7
-
-
-ALS_SPACE = {
-    "factors": [32, 64, 128],
-    "regularization": [0.01, 0.05, 0.1, 0.5],
-    "alpha": [1.0, 5.0, 10.0, 20.0, 40.0],
-    "iterations": [10, 15, 25],
-}
-# Bounded by serving cost (see RankerParams): at most 80 trees of depth 6.
-RANKER_SPACE = {
-    "max_depth": [4, 5, 6],
-    "learning_rate": [0.1, 0.15, 0.25],
-    "rounds": [40, 60, 80],
-    "objective": ["rank:ndcg", "rank:pairwise", "rank:map"],
-    "min_child_weight": [1.0, 10.0, 50.0],
-}
+def default_params(windows: Windows) -> TrainingParams:
+    """The defaults, with the decay half-life the warehouse derived from the purchase rhythm."""
+    return TrainingParams(candidates=CandidateParams(half_life_days=windows.half_life_days))
 
 
 @dataclass
 class EvaluationSet:
-    """Users, truth and the hybrid's candidate pairs with features, for one window and protocol."""
+    """Users, truth and the hybrid's candidate pairs with features, for one split and target."""
 
     users: np.ndarray
     truth: dict[int, set[int]]
     pairs: pd.DataFrame
     features: np.ndarray
-    cold_users: int
+    left_out: dict[str, int]  # why customers were not judged: no history, no label, no new item
+
+
+def fit_split_index(
+    log: EventLog, catalog: Catalog, split: Split, params: TrainingParams
+) -> CandidateIndex:
+    """Every source, learned from what `split` lets a model see."""
+    return fit_index(log.where(split.visible), catalog, split.cutoff, params.als,
+                     params.candidates, split.user_cutoffs)
 
 
 def ranker_training_set(
-    log: EventLog, catalog: Catalog, cutoff: float, label_days: float, params: TrainingParams
+    log: EventLog, catalog: Catalog, split: Split, params: TrainingParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features from events before `cutoff - label_days`, labels = purchases in the label window."""
-    label_start = cutoff - label_days * SECONDS_PER_DAY
-    index = fit_index(log, catalog, label_start, params.als, params.candidates)
-    truth = relevant_purchases(log, label_start, cutoff)
-    users = _known(index, truth)
+    """Features, labels and group (user) per candidate pair: each user's last visible basket is
+    the label, the index fit on what came before; at most `max_groups` users, drawn from each
+    history-length bucket in proportion to its size."""
+    labels = per_user_labels(log, split)
+    index = fit_split_index(log, catalog, labels, params)
+    users = stratified_sample(_known(index, labels.truth), history_lengths(index),
+                              params.ranker.max_groups, params.ranker.seed)
     pairs = index.candidates(users)
-    return pair_features(index, pairs), labels_for(pairs, truth), pairs["user"].to_numpy()
+    return pair_features(index, pairs), labels_for(pairs, labels.truth), pairs["user"].to_numpy()
 
 
-def train_hybrid(
-    log: EventLog, catalog: Catalog, cutoff: float, label_days: float, params: TrainingParams
-) -> HybridModel:
-    features, labels, users = ranker_training_set(log, catalog, cutoff, label_days, params)
-    booster = fit_ranker(features, labels, users, params.ranker)
-    return HybridModel(fit_index(log, catalog, cutoff, params.als, params.candidates), booster)
+def train(log: EventLog, catalog: Catalog, split: Split, params: TrainingParams,
+          contender: str = "hybrid") -> Recommender:
+    """`contender` fit on what `split` lets it see: the hybrid with its re-ranker, or one source."""
+    index = fit_split_index(log, catalog, split, params)
+    if contender != "hybrid":
+        return Recommender(index, None, contender)
+    features, labels, users = ranker_training_set(log, catalog, split, params)
+    return Recommender(index, fit_ranker(features, labels, users, params.ranker))
 
 
-def evaluation_set(
-    index: CandidateIndex, log: EventLog, end: float, protocol: str
-) -> EvaluationSet:
-    exclude = index.purchase_counts if protocol == "new" else None
-    truth = relevant_purchases(log, index.cutoff, end, exclude=exclude)
+def history_lengths(index: CandidateIndex) -> np.ndarray:
+    """Per user, the interactions (events) the index saw."""
+    return index.user_stats["u_events"].to_numpy()
+
+
+def bucket_of(lengths: np.ndarray) -> np.ndarray:
+    """The BUCKETS name of each history length ("" for none)."""
+    names = np.full(len(lengths), "", dtype=object)
+    for name, low, high in BUCKETS:
+        names[(lengths >= low) & (lengths <= high)] = name
+    return names
+
+
+def stratified_sample(users: np.ndarray, lengths: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """At most `size` of `users`, each history-length bucket in proportion to its share (sorted)."""
+    if len(users) <= size:
+        return users
+    rng = np.random.default_rng(seed)
+    buckets = bucket_of(lengths[users])
+    chosen = []
+    for name, _, _ in BUCKETS:
+        members = users[buckets == name]
+        take = size * len(members) // len(users)  # floor: never more than `size` in all
+        chosen.append(rng.choice(members, min(take, len(members)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def evaluation_set(index: CandidateIndex, split: Split, target: str, with_pairs: bool = True
+                   ) -> EvaluationSet:
+    """The customers `split` judges under `target`, with the hybrid's candidates and their
+    features when `with_pairs`."""
+    exclude = target == "new"
+    truth = split.truth
+    no_new = 0
+    if exclude:
+        bought = index.purchase_counts
+        truth = {u: items - set(bought.indices[bought.indptr[u]:bought.indptr[u + 1]].tolist())
+                 for u, items in truth.items()}
+        no_new = sum(1 for items in truth.values() if not items)
+        truth = {u: items for u, items in truth.items() if items}
     users = _known(index, truth)
-    pairs = index.candidates(users, exclude_purchased=protocol == "new")
+    customers = ~np.char.startswith(index.user_ids.astype(str), GUEST_PREFIX)
+    with_history = int((index.has_history(np.arange(len(index.user_ids))) & customers).sum())
+    pairs = (index.candidates(users, exclude_purchased=exclude) if len(users) and with_pairs
+             else None)
     return EvaluationSet(
         users,
         {u: truth[u] for u in users.tolist()},
         pairs,
-        pair_features(index, pairs),
-        cold_users=len(truth) - len(users),
+        pair_features(index, pairs) if pairs is not None else None,
+        left_out={"no history": len(truth) - len(users),
+                  "no label": with_history - len(users) - no_new,
+                  **({"no new item": no_new} if exclude else {})},
     )
 
 
-def evaluate(
-    model: HybridModel, log: EventLog, end: float, sets: dict[str, EvaluationSet] | None = None
-) -> dict:
-    """Metric tables for both protocols: hybrid and baselines, plus per-source candidate recall."""
+def evaluate(model: Recommender, split: Split, contenders: tuple[str, ...] | None = None
+             ) -> dict:
+    """Per target: the metric row of every contender (`contenders`, default all that this model
+    can give: each source alone, plus the hybrid when the model has a re-ranker), the customers
+    judged and left out (and why), candidate recall per source, and NDCG@10 per history-length
+    bucket."""
     index = model.index
-    sets = sets or {p: evaluation_set(index, log, end, p) for p in PROTOCOLS}
+    if contenders is None:
+        contenders = (("hybrid",) if model.booster is not None else ()) + tuple(SOURCE_OF)
     report = {}
-    for protocol, data in sets.items():
-        exclude = protocol == "new"
-        models = {
-            name: ranking_report(
-                data.truth,
-                recommend_baseline(index, name, data.users, K, exclude).as_dict(),
-                index.catalog.size,
-            )
-            for name in BASELINES
+    for target in TARGETS:
+        data = evaluation_set(index, split, target, with_pairs="hybrid" in contenders)
+        exclude = target == "new"
+        entry = {"users": {"judged": len(data.users), **data.left_out}}
+        if not len(data.users):
+            report[target] = {**entry, "models": {}, "buckets": {}}
+            continue
+        recommendations = {
+            name: (_hybrid_recommendations(model, data, exclude) if name == "hybrid" else
+                   recommend_source(index, name, data.users, K, exclude).as_dict())
+            for name in contenders
         }
-        models["hybrid"] = _hybrid_report(model, data, exclude)
-        report[protocol] = {
-            "models": models,
-            "candidate_recall": candidate_recall(data),
-            "cold_users_skipped": data.cold_users,
+        report[target] = {
+            **entry,
+            "models": {name: ranking_report(data.truth, recs, index.catalog.size)
+                       for name, recs in recommendations.items()},
+            "candidate_recall": candidate_recall(data) if "hybrid" in contenders else {},
+            "buckets": bucket_report(data, history_lengths(index), recommendations),
         }
+    return report
+
+
+def bucket_report(data: EvaluationSet, lengths: np.ndarray, recommendations: dict) -> dict:
+    """Per history-length bucket with judged users: their count and each contender's NDCG@10."""
+    buckets = bucket_of(lengths[data.users])
+    report = {}
+    for name, _, _ in BUCKETS:
+        members = data.users[buckets == name].tolist()
+        if not members:
+            continue
+        truth = {u: data.truth[u] for u in members}
+        report[name] = {"users": len(members), **{
+            contender: ranking_report(truth, recs, 1)["ndcg@10"]
+            for contender, recs in recommendations.items()}}
     return report
 
 
@@ -183,89 +237,11 @@ def candidate_recall(data: EvaluationSet) -> dict[str, float]:
     return recall
 
 
-def tune(
-    log: EventLog,
-    catalog: Catalog,
-    windows: Windows,
-    base: TrainingParams,
-    budget: TuningBudget,
-    progress=print,
-) -> tuple[TrainingParams, list[dict]]:
-    """Random search on the validation window: ALS first (ALS-alone NDCG@10), then the ranker
-    (hybrid NDCG@10, protocol `all`) on candidates from the best ALS; and, when that ALS is not
-    `base`'s, the hybrid of `base` as it is, so that the result is never worse on this window
-    than the settings tuning started from. Returns the best settings and every trial; `progress`
-    gets a line after each trial (model_tuning passes its Dagster log)."""
-    rng = np.random.default_rng(budget.seed)
-    trials: list[dict] = []
-    cutoff, end = windows.validation_start, windows.test_start
-    index = fit_index(log, catalog, cutoff, base.als, base.candidates)
-    evaluation = evaluation_set(index, log, end, "all")
-
-    best_als, best_score = base.als, -1.0
-    for trial in range(budget.als_trials):
-        als = base.als if trial == 0 else replace(base.als, **_sample(ALS_SPACE, rng))
-        started = time.monotonic()
-        user_factors, item_factors = fit_als(index.history, als)
-        trial_index = replace(index, user_factors=user_factors, item_factors=item_factors)
-        recs = recommend_baseline(trial_index, "als", evaluation.users, K)
-        score = ranking_report(evaluation.truth, recs.as_dict(), catalog.size)["ndcg@10"]
-        trials.append(_trial("als", als, score, started))
-        if score > best_score:
-            best_als, best_score = als, score
-        progress(_progress_line(trials[-1], trial + 1, budget.als_trials, best_score))
-
-    rankers = [base.ranker] + [replace(base.ranker, **_sample(RANKER_SPACE, rng))
-                               for _ in range(budget.ranker_trials - 1)]
-    contenders = [("ranker", replace(base, als=best_als), rankers)]
-    if best_als != base.als:
-        contenders.append(("as started", base, [base.ranker]))
-    best, best_score = base, -1.0
-    for stage, params, stage_rankers in contenders:
-        features, labels, users = ranker_training_set(
-            log, catalog, cutoff, windows.validation_days, params
-        )
-        trial_index = fit_index(log, catalog, cutoff, params.als, params.candidates)
-        evaluation = evaluation_set(trial_index, log, end, "all")
-        for n, ranker in enumerate(stage_rankers, 1):
-            started = time.monotonic()
-            model = HybridModel(trial_index, fit_ranker(features, labels, users, ranker))
-            score = _hybrid_report(model, evaluation, exclude=False)["ndcg@10"]
-            trials.append(_trial(stage, ranker if stage == "ranker" else params, score, started))
-            if score > best_score:
-                best, best_score = replace(params, ranker=ranker), score
-            progress(_progress_line(trials[-1], n, len(stage_rankers), best_score))
-    return best, trials
-
-
-def _progress_line(trial: dict, n: int, of: int, best: float) -> str:
-    """What `tune` reports after each trial: stage, n/N, NDCG@10 and the best so far (of the ALS
-    stage, or of the hybrids), seconds, and the settings tried."""
-    settings = " ".join(f"{name}={value}" for name, value in _flat(trial["params"]).items())
-    return (f"tuning {trial['stage']} {n}/{of}: ndcg@10 {trial['ndcg@10']:.4f} "
-            f"(best {best:.4f}) in {trial['seconds']:.1f} s; {settings}")
-
-
-def _flat(values: dict, prefix: str = "") -> dict:
-    """{"als": {"factors": 64}} -> {"als.factors": 64}."""
-    flat = {}
-    for name, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{name}."))
-        else:
-            flat[f"{prefix}{name}"] = value
-    return flat
-
-
-def _trial(stage: str, params, score: float, started: float) -> dict:
-    """One tuning trial as kept in reports/models/model_tuning.json."""
-    return {"stage": stage, "params": asdict(params), "ndcg@10": score,
-            "seconds": round(time.monotonic() - started, 2)}
-
-
-def _hybrid_report(model: HybridModel, data: EvaluationSet, exclude: bool) -> dict:
+def _hybrid_recommendations(model: Recommender, data: EvaluationSet, exclude: bool
+                            ) -> dict[int, list[int]]:
+    """The hybrid's top K per judged user, from the evaluation set's candidates and features."""
     scores = score_pairs(model.booster, data.features)
-    recs = _top_per_user(
+    return _top_per_user(
         model.index,
         data.users,
         data.pairs["user"].to_numpy(),
@@ -274,8 +250,7 @@ def _hybrid_report(model: HybridModel, data: EvaluationSet, exclude: bool) -> di
         _strongest_source(data.pairs),
         K,
         exclude,
-    )
-    return ranking_report(data.truth, recs.as_dict(), model.index.catalog.size)
+    ).as_dict()
 
 
 def _known(index: CandidateIndex, truth: dict[int, set[int]]) -> np.ndarray:
@@ -284,5 +259,3 @@ def _known(index: CandidateIndex, truth: dict[int, set[int]]) -> np.ndarray:
     return users[index.has_history(users)]
 
 
-def _sample(space: dict[str, list], rng: np.random.Generator) -> dict:
-    return {name: values[int(rng.integers(len(values)))] for name, values in space.items()}

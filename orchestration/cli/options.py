@@ -20,21 +20,23 @@ def add_synthetic_options(parser: argparse.ArgumentParser) -> None:
     add_tuning_trials(parser)
 
 
-def add_tuning_trials(parser: argparse.ArgumentParser, stage: str = "(ALS, ranker)") -> None:
+def add_tuning_trials(parser: argparse.ArgumentParser,
+                      stage: str = "(ALS, item-kNN, EASE, sequence, ranker)") -> None:
     """--tuning-trials: what every command that trains takes; `stage` ends the help's first part."""
     parser.add_argument(
         "--tuning-trials",
         type=int,
         default=4,
         metavar="N",
-        help=f"hyperparameter settings tried per stage {stage}; 1 = defaults",
+        help=f"Optuna trials per study {stage}, within model_tuning's seconds budget; "
+        "1 = the starting settings",
     )
 
 
 def tuning_config(args: argparse.Namespace) -> dict:
-    """--tuning-trials as the op config of model_tuning (at least one trial per stage)."""
+    """--tuning-trials as the op config of model_tuning (at least one trial per study)."""
     trials = max(args.tuning_trials, 1)
-    return {"model_tuning": {"als_trials": trials, "ranker_trials": trials}}
+    return {"model_tuning": {"source_trials": trials, "ranker_trials": trials}}
 
 
 def k_items(text: str) -> int:

@@ -45,10 +45,11 @@ def add_parsers(commands) -> None:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="evaluate the tuned model beside the baselines and print the table",
-        description="Re-run the evaluation (validation and test windows, protocols all/new, "
-        "hybrid vs popularity, repeat-purchase and ALS alone) on the current warehouse, print "
-        "the metric table and write it as JSON.",
+        help="evaluate every contender under both protocols and print the table",
+        description="Re-run the evaluation (validation and test splits of the calendar and "
+        "last_basket protocols, targets all/new, the hybrid and every source alone, popularity, "
+        "repeat-purchase and ALS among them) on the current warehouse, print the headline "
+        "protocol's table and the selected contender, and write the report as JSON.",
     )
     evaluate.add_argument("--out", type=Path, help="also write the JSON report here")
     evaluate.set_defaults(handler=_evaluate)

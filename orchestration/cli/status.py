@@ -214,11 +214,22 @@ def format_drift(drift: dict) -> str:
 
 
 def format_evaluation(evaluation: dict) -> str:
+    from ml.evaluation.reports import headline
     from orchestration.lib.tables import metric_table
 
-    windows = evaluation["windows"]
+    windows, protocol = evaluation["windows"], evaluation["protocol"]
+    test = headline(evaluation, "test")
+    judged = test["all"]["users"]
+    if protocol == "calendar":
+        split = (f"test window {windows['test_start']} .. {windows['as_of']}, model fit "
+                 f"before {windows['test_start']}")
+    else:
+        split = "each customer's last basket held out, model fit on what came before"
+    left_out = ", ".join(f"{n:,} {why}" for why, n in judged.items() if why != "judged")
     return (
-        f"\nTest window {windows['test_start']} .. {windows['as_of']} "
-        f"(model fit before {windows['test_start']}; full-catalog ranking)\n"
-        + metric_table(evaluation["test"])
+        f"\nProtocol {protocol} ({evaluation['protocol_reason']}): {split}; full-catalog "
+        f"ranking; {judged['judged']:,} customers judged ({left_out} left out)\n"
+        + metric_table(test)
+        + f"\n\nWinning contender: {evaluation['contender']} "
+        f"({evaluation['selection']['reason']})"
     )

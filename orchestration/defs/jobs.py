@@ -12,7 +12,7 @@ build_tailor_job = dg.define_asset_job(
 # Raw source -> validated feature marts, no models (the features benchmark; data-only refreshes).
 build_features_job = dg.define_asset_job(
     name="build_features_job",
-    selection=dg.AssetSelection.groups("ingest", "staging", "marts"),
+    selection=dg.AssetSelection.groups("ingest", "staging", "intermediate", "marts"),
     description="Load the configured source, run the dbt transforms and the data-quality gates.",
 )
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ml.candidates import SOURCES
+from ml.evaluation.reports import headline
 from ml.ranking.features import FEATURES
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.tables import METRIC_COLUMNS, metric_rows
@@ -76,7 +77,7 @@ def governance_page(root: Path, versions: list[dict], drift_runs: list[dict]) ->
                 file_link(root, models / EVALUATION, EVALUATION),
                 file_link(root, models / TUNING, TUNING),
             ],
-            "test_rows": latest_test_rows(models / EVALUATION),
+            **latest_evaluation(models / EVALUATION),
         },
         "latest_evaluation": file_link(root, models / EVALUATION, "latest evaluation"),
         "metric_columns": METRIC_COLUMNS,
@@ -153,18 +154,23 @@ def suite_row(root: Path, path: Path) -> dict:
     }
 
 
-def latest_test_rows(evaluation_path: Path) -> list[dict]:
+def latest_evaluation(evaluation_path: Path) -> dict:
+    """The latest evaluation's headline test rows, its protocol and the selected contender."""
     if not evaluation_path.exists():
-        return []
-    return metric_rows(json.loads(evaluation_path.read_text())["test"])
+        return {"test_rows": []}
+    report = json.loads(evaluation_path.read_text())
+    return {"test_rows": metric_rows(headline(report, "test")), "protocol": report["protocol"],
+            "contender": report["contender"], "selection": report["selection"]["reason"]}
 
 
 def version_card(root: Path, version: dict, drift_runs: list[dict], serving: bool) -> dict:
     card = version["card"]
     window = card.get("data_window", {})
 
-    def hybrid(split: str) -> dict:
-        return card.get(split, {}).get("all", {}).get("models", {}).get("hybrid", {})
+    contender = card.get("contender", "hybrid")
+
+    def served(split: str) -> dict:
+        return card.get(split, {}).get("all", {}).get("models", {}).get(contender, {})
 
     return {
         "tag": version["tag"],
@@ -182,9 +188,11 @@ def version_card(root: Path, version: dict, drift_runs: list[dict], serving: boo
         "n_users": card.get("users", 0),
         "n_items": card.get("items", 0),
         "params": card.get("params", {}),
-        "validation_ndcg": hybrid("validation").get("ndcg@10"),
-        "test_ndcg": hybrid("test").get("ndcg@10"),
-        "test_recall": hybrid("test").get("recall@20"),
+        "contender": contender,
+        "protocol": card.get("protocol", "calendar"),
+        "validation_ndcg": served("validation").get("ndcg@10"),
+        "test_ndcg": served("test").get("ndcg@10"),
+        "test_recall": served("test").get("recall@20"),
         # {"promote", "reasons", "challenger", "champion"}; None on cards written before it.
         "promotion": card.get("promotion"),
         "test_rows": metric_rows(card["test"]) if card.get("test") else [],

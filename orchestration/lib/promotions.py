@@ -86,15 +86,18 @@ def promoted_metadata(card: dict) -> dict:
     return {
         "version": card["version"],
         "params": card["params"],
+        "contender": card["contender"],
+        "protocol": card["protocol"],
         "code_version": card["code_version"],
         "data_window": card["data_window"],
-        "test_ndcg@10": _hybrid(card, "test"),
-        "validation_ndcg@10": _hybrid(card, "validation"),
+        "test_ndcg@10": _served(card, "test"),
+        "validation_ndcg@10": _served(card, "validation"),
     }
 
 
-def _hybrid(card: dict, window: str) -> float:
-    return card[window]["all"]["models"]["hybrid"]["ndcg@10"]
+def _served(card: dict, window: str) -> float:
+    """The selected contender's NDCG@10 (target all) on the headline protocol's split."""
+    return card[window]["all"]["models"][card["contender"]]["ndcg@10"]
 
 
 def _promotion(decision: dict) -> dict:

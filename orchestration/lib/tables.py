@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ml.ranking.training import TARGETS
+
 # Evaluation report key -> column header, in table order: the one list of what a table shows.
 METRIC_HEADERS = {
     "ndcg@10": "NDCG@10",
@@ -14,23 +16,31 @@ METRIC_HEADERS = {
     "hit_rate@10": "HitRate@10",
     "coverage@10": "coverage",
 }
-METRIC_COLUMNS = ("protocol", "model", *METRIC_HEADERS.values(), "users")
+METRIC_COLUMNS = ("target", "model", *METRIC_HEADERS.values(), "users")
 DRIFT_COLUMNS = ("column", "kind", "method", "score", "threshold", "drifted")
 
 
 def metric_rows(report: dict) -> list[dict]:
-    """One row per protocol and model of an `ml.ranking.training.evaluate` report, keyed by
-    METRIC_COLUMNS; the metrics as floats, users as an int."""
+    """One row per target (all, new) and contender of an `ml.ranking.training.evaluate` report,
+    keyed by METRIC_COLUMNS; the metrics as floats, users as an int."""
     return [
         {
-            "protocol": protocol,
+            "target": target,
             "model": model,
             **{header: values[key] for key, header in METRIC_HEADERS.items()},
             "users": values["users"],
         }
-        for protocol, block in report.items()
-        for model, values in block["models"].items()
+        for target in TARGETS
+        for model, values in report[target]["models"].items()
     ]
+
+
+def bucket_table(report: dict, target: str = "all") -> str:
+    """NDCG@10 per history-length bucket (rows) and contender (columns) of one target."""
+    buckets = report[target]["buckets"]
+    frame = pd.DataFrame.from_dict(buckets, orient="index")
+    frame.index.name = "prior interactions"
+    return frame.to_markdown(floatfmt=".4f")
 
 
 def metric_table(report: dict) -> str:

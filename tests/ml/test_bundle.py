@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 
 from ml.bundle import load_bundle, save_bundle
-from ml.ranking.training import train_hybrid
+from ml.evaluation.protocols import serve_split
+from ml.ranking.hybrid import Recommender
+from ml.ranking.training import train
 from tests.ml.test_training import FAST
 
 
 @pytest.fixture(scope="module")
 def model(log, catalog, windows):
-    return train_hybrid(log, catalog, windows.as_of + 1, 14, FAST)
+    return train(log, catalog, serve_split(log, windows.as_of + 1), FAST)
 
 
 def test_round_trip_gives_identical_recommendations(model, tmp_path):
@@ -27,6 +29,16 @@ def test_round_trip_gives_identical_recommendations(model, tmp_path):
 def test_a_bundle_of_another_format_is_refused(model, tmp_path):
     save_bundle(model, tmp_path, {"version": "v-test"})
     card = tmp_path / "model_card.json"
-    card.write_text(card.read_text().replace('"bundle_format": 1', '"bundle_format": 99'))
+    card.write_text(card.read_text().replace('"bundle_format": 2', '"bundle_format": 99'))
     with pytest.raises(ValueError, match="bundle_format"):
         load_bundle(tmp_path)
+
+
+def test_a_single_source_contender_round_trips_without_a_ranker(model, tmp_path):
+    ease = Recommender(model.index, None, "ease")
+    save_bundle(ease, tmp_path, {"version": "v-ease"})
+    assert not (tmp_path / "ranker.ubj").exists()
+    bundle = load_bundle(tmp_path)
+    assert bundle.model.contender == "ease" and bundle.model.booster is None
+    users = np.arange(30)
+    assert (bundle.model.recommend(users, 10).as_dict() == ease.recommend(users, 10).as_dict())

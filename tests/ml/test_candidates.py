@@ -6,7 +6,9 @@ import pytest
 
 from ml.candidates import AlsParams, CandidateParams, fit_index, top_k
 from ml.data import Catalog, EventLog
+from ml.neighbors import ease_neighbors
 from ml.ranking.hybrid import pad_with_trending
+from tests.builders import tiny_shop
 
 
 def tiny_catalog(n: int, titles=None, brands=None, categories=None) -> Catalog:
@@ -167,3 +169,49 @@ def test_pad_with_trending_continues_below_with_new_unpurchased_trending_items()
         trending, np.zeros(0, np.int64), np.zeros(0, np.float32), [], k=2
     )
     assert (items.tolist(), scores.tolist(), reasons) == ([3, 0], [-1.0, -2.0], ["trending"] * 2)
+
+
+def planted_shop():
+    """Thirty customers buy i2, then i0, then i1 (each a step of its own); twenty others buy i3
+    and, another day, i4; ten more buy i5 and i6 apart. "next" bought i3 and then i0; "co" i3."""
+    rows = []
+    for n in range(30):
+        rows += [(f"a{n}", 2, "purchase", 1, f"a{n}-1"), (f"a{n}", 0, "purchase", 2, f"a{n}-2"),
+                 (f"a{n}", 1, "purchase", 4, f"a{n}-3")]
+    for n in range(20):
+        rows += [(f"b{n}", 3, "purchase", 6, f"b{n}-1"), (f"b{n}", 4, "purchase", 8, f"b{n}-2")]
+    for n in range(10):
+        rows += [(f"c{n}", 5, "purchase", 1, f"c{n}-1"), (f"c{n}", 6, "purchase", 3, f"c{n}-2")]
+    rows += [("next", 3, "purchase", 5, "next-1"), ("next", 0, "purchase", 9, "next-2"),
+             ("co", 3, "purchase", 5, "co-1")]
+    return tiny_shop(rows, 8)
+
+
+@pytest.mark.parametrize("source, user, expected", [
+    # what follows the latest step (i0): i1, never i2, which comes before i0
+    ("sequence", "next", 1),
+    ("itemknn", "co", 4),  # what the buyers of i3 also bought
+    ("ease", "co", 4),
+])
+def test_each_item_item_source_recovers_its_planted_pattern(source, user, expected):
+    catalog, log = planted_shop()
+    index = fit_index(log, catalog, float(log.time.max()) + 1, AlsParams(factors=4),
+                      CandidateParams(neighbors=5))
+    me = index.user_index[user]
+    scores = index.source_scores(source, np.array([me]))[0]
+    scores[index.purchase_counts[me].indices] = -np.inf  # their own items: the repeat source's
+    assert int(np.argmax(scores)) == expected, scores
+    if source == "sequence":
+        assert scores[2] == 0
+
+
+def test_sequence_weights_the_latest_steps_first_and_ease_is_skipped_on_big_catalogs():
+    catalog, log = planted_shop()
+    index = fit_index(log, catalog, float(log.time.max()) + 1, AlsParams(factors=4),
+                      CandidateParams(neighbors=5, ease_max_items=7))
+    me = index.user_index["next"]
+    recent = index.recent[me].toarray().ravel()
+    assert recent[0] == 1.0 and recent[3] == 0.5  # i0 the latest step, i3 the one before
+    assert index.ease_neighbors.nnz == 0  # 8 items > ease_max_items: no EASE, and a reason
+    _, reason = ease_neighbors(index.history, 5, 250.0, max_items=7)
+    assert reason == "catalog of 8 items exceeds ease_max_items 7"

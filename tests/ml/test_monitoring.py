@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml.evaluation.protocols import serve_split
 from ml.monitoring import (
     FEATURE_TABLES,
     ColumnSpec,
@@ -17,7 +18,7 @@ from ml.monitoring import (
     session_outcomes,
     target_drift,
 )
-from ml.ranking.training import train_hybrid
+from ml.ranking.training import train
 from ml.schema import CATEGORY_SEPARATOR, CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS
 from ml.sources.contract import RawSource, validate_source
 from ml.sources.simulated_days import NEW_CATEGORY, DriftParams, simulate_days
@@ -148,7 +149,7 @@ def test_session_outcomes_and_target_drift_on_a_known_case():
 
 @pytest.fixture(scope="module")
 def model(log, catalog, windows):
-    return train_hybrid(log, catalog, windows.as_of + 1, 14, FAST)
+    return train(log, catalog, serve_split(log, windows.as_of + 1), FAST)
 
 
 def test_reference_round_trips_with_a_prediction_sample_of_active_users(

@@ -46,6 +46,7 @@ def test_private_path_scores_equal_inplace_predict(ranker, rows):
     predictor = _DensePredictor(ranker)
     assert predictor.path == "private"  # else this xgboost broke the bindings: see ml/online.py
     x = features(rows)
+    x[:2, 0] = [2.0, -2.0][:rows]  # the deciding feature on both sides of its split
     scores = predictor(x)
     assert scores.dtype == np.float32 and scores.shape == (rows,)
     np.testing.assert_allclose(scores, ranker.inplace_predict(x, missing=np.nan), rtol=0, atol=0)

@@ -1,6 +1,6 @@
-"""Training is leak-free and the hybrid earns its place beside the baselines."""
+"""Training is leak-free, the re-ranker learns from the population it serves, and the hybrid earns
+its place beside the single-source contenders."""
 
-from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -9,15 +9,19 @@ import pytest
 
 from ml.candidates import AlsParams, CandidateParams, fit_index
 from ml.data import EVENT_CODES, EventLog
+from ml.evaluation.protocols import calendar_split, last_basket_split, per_user_labels
 from ml.ranking.features import RankerParams, pair_features
-from ml.ranking.hybrid import recommend_baseline
+from ml.ranking.hybrid import SOURCE_OF, recommend_source
 from ml.ranking.training import (
+    BUCKETS,
     TrainingParams,
-    TuningBudget,
+    bucket_of,
     evaluate,
+    fit_split_index,
+    history_lengths,
     ranker_training_set,
-    train_hybrid,
-    tune,
+    stratified_sample,
+    train,
 )
 
 FAST = TrainingParams(
@@ -55,37 +59,74 @@ def test_the_index_never_sees_events_at_or_after_its_cutoff(log, catalog, window
     np.testing.assert_array_equal(clean.user_factors, noisy.user_factors)
 
 
-def test_ranker_features_stop_before_the_label_window(log, catalog, windows):
-    """Purchases inside the label window change the labels, never the features."""
-    cutoff, label_days = windows.test_start, 14
-    label_start = cutoff - label_days * 86_400
-    features, labels, users = ranker_training_set(log, catalog, cutoff, label_days, FAST)
-    noisy = with_future_noise(log, label_start)  # extra purchases of item 0 in the label window
-    features_noisy, labels_noisy, users_noisy = ranker_training_set(
-        noisy, catalog, cutoff, label_days, FAST
-    )
-    known = np.isin(users_noisy, users)  # the noise adds label users; compare the shared ones
-    np.testing.assert_array_equal(features, features_noisy[known])
-    assert labels_noisy.sum() > labels.sum()
+def test_ranker_features_never_see_the_split_s_hidden_events(log, catalog, windows):
+    """Purchases after the split's cutoff change nothing the re-ranker learns from."""
+    split = calendar_split(log, windows, "test")
+    features, labels, users = ranker_training_set(log, catalog, split, FAST)
+    noisy_log = with_future_noise(log, windows.test_start)
+    noisy = calendar_split(noisy_log, windows, "test")
+    features_noisy, labels_noisy, users_noisy = ranker_training_set(noisy_log, catalog, noisy, FAST)
+    np.testing.assert_array_equal(users, users_noisy)
+    np.testing.assert_array_equal(features, features_noisy)
+    np.testing.assert_array_equal(labels, labels_noisy)
 
 
-def test_hybrid_beats_popularity_and_evaluation_covers_both_protocols(log, catalog, windows):
-    model = train_hybrid(log, catalog, windows.test_start, 14, FAST)
-    report = evaluate(model, log, windows.as_of)
+def test_per_user_labels_are_point_in_time(log, windows):
+    """Each user's features stop before their own cutoff; their label starts at it."""
+    split = last_basket_split(log, windows, "validation")
+    labels = per_user_labels(log, split)
+    seen = labels.visible
+    assert (log.time[seen] < labels.user_cutoffs[log.user[seen]]).all()
+    assert not (seen & ~split.visible).any()  # nothing the split hid comes back
+    bought = split.visible & ~seen & (log.event == EVENT_CODES["purchase"])
+    for user, items in list(labels.truth.items())[:80]:
+        mine = bought & (log.user == user)
+        assert items <= set(log.item[mine].tolist())
+        assert (log.time[mine & np.isin(log.item, list(items))] >=
+                labels.user_cutoffs[user]).all()
+
+
+def test_ranker_groups_hold_users_of_every_history_length(log, catalog, windows):
+    split = calendar_split(log, windows, "test")
+    features, labels, users = ranker_training_set(log, catalog, split, FAST)
+    index = fit_split_index(log, catalog, per_user_labels(log, split), FAST)
+    groups = np.unique(users)
+    lengths = history_lengths(index)[groups]
+    assert (lengths <= 4).any() and (lengths >= 16).any(), np.bincount(lengths)[:20]
+    # the users with a label in the calendar window alone would be far fewer
+    assert len(groups) > 2 * len(split.truth)
+
+
+def test_stratified_sample_keeps_each_bucket_s_share():
+    lengths = np.array([1] * 100 + [3] * 300 + [10] * 600 + [40] * 1000)
+    users = np.arange(len(lengths))
+    sample = stratified_sample(users, lengths, 200, seed=1)
+    counts = {name: int((bucket_of(lengths[sample]) == name).sum()) for name, _, _ in BUCKETS}
+    assert counts == {"1": 10, "2-4": 30, "5-15": 60, "16+": 100}
+    assert len(np.unique(sample)) == len(sample)
+    np.testing.assert_array_equal(stratified_sample(users[:50], lengths, 200, 1), users[:50])
+
+
+def test_hybrid_beats_popularity_and_evaluation_covers_every_contender(log, catalog, windows):
+    split = calendar_split(log, windows, "test")
+    model = train(log, catalog, split, FAST)
+    report = evaluate(model, split)
     assert set(report) == {"all", "new"}
-    for protocol in report.values():
-        assert set(protocol["models"]) == {"popularity", "repeat", "als", "hybrid"}
-        assert 0 < protocol["candidate_recall"]["union"] <= 1
-        assert protocol["candidate_recall"]["union"] >= max(
-            v for k, v in protocol["candidate_recall"].items() if k != "union"
+    for target in report.values():
+        assert set(target["models"]) == {"hybrid", *SOURCE_OF}
+        assert 0 < target["candidate_recall"]["union"] <= 1
+        assert target["candidate_recall"]["union"] >= max(
+            v for k, v in target["candidate_recall"].items() if k != "union"
         )
+        assert target["users"]["judged"] == target["models"]["hybrid"]["users"]
+        assert sum(b["users"] for b in target["buckets"].values()) == target["users"]["judged"]
     models = report["all"]["models"]
     assert models["hybrid"]["ndcg@10"] > models["popularity"]["ndcg@10"]
     assert report["new"]["candidate_recall"]["repeat"] == 0.0  # new items cannot be repeats
 
 
 def test_recommendations_respect_k_and_stay_in_the_catalog(log, catalog, windows):
-    model = train_hybrid(log, catalog, windows.test_start, 14, FAST)
+    model = train(log, catalog, calendar_split(log, windows, "test"), FAST)
     users = np.arange(min(log.n_users, 60))
     for k in (1, 7, 25):
         recs = model.recommend(users, k)
@@ -97,70 +138,17 @@ def test_recommendations_respect_k_and_stay_in_the_catalog(log, catalog, windows
         assert model.index.purchase_counts[user, items].sum() == 0
 
 
-def test_baselines_rank_what_they_claim(log, catalog, windows):
+def test_single_sources_rank_what_they_claim(log, catalog, windows):
     index = fit_index(log, catalog, windows.test_start, FAST.als, FAST.candidates)
     buyer = int(np.flatnonzero(np.diff(index.purchase_counts.indptr) > 0)[0])
-    repeat = recommend_baseline(index, "repeat", np.array([buyer]), 5)
+    repeat = recommend_source(index, "repeat", np.array([buyer]), 5)
     assert repeat.reasons[0][0] == "repeat"
     assert index.purchase_counts[buyer, repeat.items[0][0]] > 0
-    popular = recommend_baseline(index, "popularity", np.array([buyer, buyer + 1]), 5)
+    popular = recommend_source(index, "popularity", np.array([buyer, buyer + 1]), 5)
     assert popular.items[0].tolist() == popular.items[1].tolist()
     assert popular.items[0][0] == int(np.argmax(index.trending))
-    with pytest.raises(ValueError, match="name"):
-        recommend_baseline(index, "oracle", np.array([buyer]), 5)
-
-
-@pytest.fixture(scope="module")
-def tuned(log, catalog, windows) -> tuple[TrainingParams, list[dict], list[str]]:
-    """One tuning run (3 ALS and 2 ranker trials) and the progress lines it reported."""
-    lines: list[str] = []
-    best, trials = tune(
-        log,
-        catalog,
-        windows,
-        FAST,
-        TuningBudget(als_trials=3, ranker_trials=2),
-        progress=lines.append,
-    )
-    return best, trials, lines
-
-
-def test_tuning_keeps_every_trial_and_never_returns_worse_than_its_start(tuned):
-    best, trials, _ = tuned
-    stages = [t["stage"] for t in trials]
-    assert stages[:5] == ["als", "als", "als", "ranker", "ranker"]
-    assert trials[0]["params"] == FAST.to_dict()["als"]
-    als_best = max(trials[:3], key=lambda t: t["ndcg@10"])
-    if als_best is trials[0]:
-        assert stages[5:] == []
-    else:  # the starting settings as a whole are a contender too
-        assert stages[5:] == ["as started"] and trials[5]["params"] == FAST.to_dict()
-    winner = max(trials[3:], key=lambda t: t["ndcg@10"])
-    if winner["stage"] == "as started":
-        assert best == FAST
-    else:
-        assert best == replace(FAST, als=AlsParams(**als_best["params"]),
-                               ranker=RankerParams(**winner["params"]))
-    assert TrainingParams.from_dict(best.to_dict()) == best
-
-
-def test_tuning_reports_each_trial_with_its_score_the_best_so_far_and_its_settings(tuned):
-    _, trials, lines = tuned
-    assert len(lines) == len(trials)  # one line per trial, as each ends
-    of = {"als": 3, "ranker": 2, "as started": 1}
-    done: Counter[str] = Counter()
-    best: dict[str, float] = {}
-    for line, trial in zip(lines, trials, strict=True):
-        stage = trial["stage"]
-        done[stage] += 1
-        group = "als" if stage == "als" else "hybrid"  # the ranker trials and "as started" compete
-        best[group] = max(best.get(group, -1.0), trial["ndcg@10"])
-        assert line.startswith(f"tuning {stage} {done[stage]}/{of[stage]}: ")
-        assert f"ndcg@10 {trial['ndcg@10']:.4f} (best {best[group]:.4f})" in line
-        assert f" in {trial['seconds']:.1f} s; " in line
-    # the settings tried: the first trial of each stage is the starting settings (FAST)
-    assert "factors=16 " in lines[0] and "iterations=8 " in lines[0]
-    assert "rounds=40 " in lines[3] and "max_depth=4 " in lines[3]
+    with pytest.raises(ValueError, match="contender"):
+        recommend_source(index, "oracle", np.array([buyer]), 5)
 
 
 def test_training_params_with_changes_are_validated():

@@ -19,7 +19,7 @@ from tests.builders import small_store
 
 pytestmark = pytest.mark.integration
 
-FAST = {"model_tuning": {"als_trials": 1, "ranker_trials": 1}}
+FAST = {"model_tuning": {"source_trials": 1, "ranker_trials": 1}}
 
 
 def store(home: TailorHome) -> ModelStore:

@@ -100,9 +100,14 @@ def page(tmp_path) -> str:
             "failure_lines": ["expect_column_values_to_match_regex(name): <script>x</script>"],
         },
     )
-    write(reports / "models" / "model_evaluation.json", {"test": EVALUATION})
+    write(reports / "models" / "model_evaluation.json", {
+        "protocol": "last_basket", "contender": "hybrid",
+        "selection": {"reason": "hybrid has the best mean share"},
+        "protocols": {"last_basket": {"test": EVALUATION}}})
     card = {
         "version": "20261031-abcd1234",
+        "contender": "hybrid",
+        "protocol": "last_basket",
         "params": {"factors": 64, "objective": "rank:ndcg"},
         "validation": EVALUATION,
         "test": EVALUATION,
@@ -158,11 +163,14 @@ def test_every_section_renders(page):
     assert "raw_events pass 5/5 12,345" in quality
     assert "raw_products FAIL 3/4 10" in quality
     evaluation = section(page, "Evaluation")
-    assert "Test window" in evaluation and "0.3142" in evaluation
+    assert "Test split, last_basket protocol" in evaluation and "0.3142" in evaluation
+    assert "Selected contender: hybrid (hybrid has the best mean share)" in evaluation
     serving = section(page, SERVING)
     assert "(serving)" in serving
     assert "1,000 events, 40 users, 30 items" in serving
     assert 'factors: 64; objective: "rank:ndcg"' in serving
+    assert "hybrid (the contender model selection chose), judged by the last_basket protocol" in \
+        serving
     assert "validation NDCG@10 0.3142, test NDCG@10 0.3142, test Recall@20 0.5000" in serving
     assert "1/4 drifted (share 0.25)" in serving and "recency_days" in serving
     older = section(page, OLDER)
@@ -208,7 +216,7 @@ def test_html_in_a_value_is_escaped(page):
 
 def test_metric_rows_and_table_show_every_model_and_metric():
     rows = metric_rows(EVALUATION)
-    assert [(r["protocol"], r["model"]) for r in rows] == [
+    assert [(r["target"], r["model"]) for r in rows] == [
         ("all", "hybrid"),
         ("all", "popularity"),
         ("new", "hybrid"),
@@ -217,7 +225,7 @@ def test_metric_rows_and_table_show_every_model_and_metric():
     assert rows[0]["NDCG@10"] == 0.31416 and rows[2]["users"] == 12
     lines = metric_table(EVALUATION).splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    assert header == ["protocol", "model", *METRIC_HEADERS.values(), "users"]
+    assert header == ["target", "model", *METRIC_HEADERS.values(), "users"]
     assert len(lines) == 2 + len(rows)
     first = [cell.strip() for cell in lines[2].strip("|").split("|")]
     assert first == ["all", "hybrid", "0.3142", *"0.2500 0.5000 0.1250 0.7500 0.0625".split(), "40"]

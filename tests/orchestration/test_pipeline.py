@@ -200,20 +200,23 @@ def test_files_source_goes_end_to_end_on_user_item_time_only(tmp_path, capsys, m
     assert len(lines) > 4
 
 
-def test_a_worse_challenger_is_not_promoted_and_the_champion_keeps_serving(synthetic_home):
+def test_worse_tuned_settings_lose_to_the_champion_s_settings_refit_on_newer_data(synthetic_home):
     home, _ = synthetic_home
     before = champion(home)
-    # A ranker of 3 trees of depth 2, as it is: still better than the baselines, worse than the
-    # champion (tuned, never worse than the defaults).
+    # A ranker of 3 trees of depth 2, as it is: worse than the champion's settings (tuned, never
+    # worse than the defaults), which compete refit on the same data, and win.
     result = run_pipeline(
         home, synthetic(), op_config={"model_tuning": WEAK_RANKER}
     )
     gate = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
-    assert gate["challenger_beats_champion"] is False
+    assert gate["challenger_beats_champion"] is True
     promotion = run_decision(result)
-    assert "worse than champion" in promotion["reasons"][-1]
-    assert "tailor_bundle" not in started_steps(result)
-    assert champion(home)["tag"] == before["tag"]
+    assert promotion["reasons"][-1].startswith("the champion's settings won: refit on newer data")
+    after = champion(home)
+    assert after["tag"] != before["tag"]
+    assert after["metadata"]["params"] == before["metadata"]["params"]
+    weak_rounds = WEAK_RANKER["start"]["ranker"]["rounds"]
+    assert after["metadata"]["params"]["ranker"]["rounds"] != weak_rounds
 
 
 def test_a_failing_feature_suite_stops_training(synthetic_home, tmp_path):

@@ -33,16 +33,17 @@ def test_model_tuning_logs_one_line_per_trial_to_the_run(tmp_path):
         resources={"warehouse": warehouse,
                    "model_reports": JsonReportIOManager(folder=str(tmp_path / "reports"))},
         run_config={"ops": {"model_tuning": {"config": {
-            "als_trials": 2, "ranker_trials": 3, "start": small}}}},
+            "source_trials": 2, "ranker_trials": 3, "seconds": 600, "start": small}}}},
     )
     assert result.success
     trials = result.asset_materializations_for_node("model_tuning")[0].metadata["trials"].value
     # What context.log.info wrote: the run's event log, which the UI shows for the step.
     logged = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
     lines = [m for m in logged if m.startswith("tuning ")]
-    assert len(lines) == trials >= 5
-    assert [line.split(":")[0] for line in lines[:5]] == [
-        "tuning als 1/2", "tuning als 2/2",
+    assert len(lines) == trials == 2 * 4 + 3  # two per source study (als, itemknn, ease,
+    assert [line.split(":")[0] for line in lines] == [  # sequence), three for the ranker
+        *(f"tuning {stage} {n}/2" for stage in ("als", "itemknn", "ease", "sequence")
+          for n in (1, 2)),
         "tuning ranker 1/3", "tuning ranker 2/3", "tuning ranker 3/3",
     ]
     assert all(" (best " in line and " s; " in line for line in lines)

@@ -19,8 +19,9 @@ from ml.bundle import Bundle, load_bundle, save_bundle
 from ml.candidates import AlsParams
 from ml.consent import save_consent
 from ml.data import Catalog, EventLog
+from ml.evaluation.protocols import serve_split
 from ml.ranking.features import RankerParams
-from ml.ranking.training import TrainingParams, train_hybrid
+from ml.ranking.training import TrainingParams, train
 from ml.sources.synthetic import SyntheticParams, generate_store
 from serving import serve_command
 from serving.process import free_port, start_until_ready, stop
@@ -50,7 +51,7 @@ def build_trained(root: Path) -> TrainedBundle:
     cutoff = float(log.time.max()) + 1.0
     params = TrainingParams(als=AlsParams(factors=16, iterations=5),
                             ranker=RankerParams(rounds=20))
-    model = train_hybrid(log, catalog, cutoff, label_days=14, params=params)
+    model = train(log, catalog, serve_split(log, cutoff), params)
     folder = root / "v1"
     save_bundle(model, folder, {"version": VERSION_1, "params": params.to_dict()})
 

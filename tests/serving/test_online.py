@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ml.candidates import NEIGHBOR_SOURCES
 from ml.online import OnlineScorer
 from ml.ranking.features import FEATURES, pair_features
+from ml.ranking.hybrid import Recommender
 
 pytestmark = pytest.mark.integration
 
@@ -63,24 +65,24 @@ def test_bundle_booster_is_scored_on_the_private_path_like_inplace_predict(train
                                   booster.inplace_predict(features, missing=np.nan))
 
 
-def test_anchor_is_the_history_item_contributing_most(trained, scorer):
+def test_anchor_is_the_profile_item_contributing_most(trained, scorer):
     index = trained.bundle.model.index
-    checked = {"content": 0, "copurchase": 0}
+    checked = {source: 0 for source in NEIGHBOR_SOURCES}
     for user in users_with_history(index).tolist()[:60]:
         ranked = scorer.rank(user)
-        history = index.history[user]
-        profile = history.toarray().ravel() / history.sum()
         for item, source, anchor in zip(ranked.items.tolist(), ranked.sources.tolist(),
                                         ranked.anchors.tolist(), strict=True):
             if source not in checked:
                 assert anchor == -1, (user, item, source)
                 continue
-            neighbors = index.content_neighbors if source == "content" else \
-                index.copurchase_neighbors
+            row = getattr(index, NEIGHBOR_SOURCES[source])[user]
+            profile = row.toarray().ravel() / row.sum()
+            neighbors = getattr(index, f"{source}_neighbors")
             contributions = profile * neighbors[:, item].toarray().ravel()
             assert anchor == int(np.argmax(contributions)), (user, item, source)
             checked[source] += 1
-    assert min(checked.values()) > 20, checked
+    assert checked["content"] > 20 and checked["copurchase"] > 20, checked
+    assert sum(checked.values()) > 100, checked
 
 
 @pytest.mark.parametrize("exclude_purchased", [False, True])
@@ -97,3 +99,19 @@ def test_ranking_users_together_equals_ranking_each_alone(trained, scorer, exclu
             assert ranked.sources.tolist() == alone.sources.tolist(), ranked.user
             assert np.array_equal(ranked.anchors, alone.anchors), ranked.user
     assert scorer.rank_many(np.zeros(0, dtype=np.int64)) == []
+
+
+@pytest.mark.parametrize("contender", ["ease", "sequence", "als", "popularity"])
+@pytest.mark.parametrize("exclude_purchased", [False, True])
+def test_a_single_source_contender_serves_what_it_was_judged_on(trained, contender,
+                                                              exclude_purchased):
+    """No booster: the source's own ranking, padded with trending, as recommend_source gives."""
+    index = trained.bundle.model.index
+    model = Recommender(index, None, contender)
+    online = OnlineScorer(model)
+    assert online.predict is None and online.source == model.source
+    for user in users_with_history(index).tolist()[:80]:
+        expected = model.recommend(np.array([user]), 10, exclude_purchased)
+        items, _, reasons = online.recommend(user, 10, exclude_purchased)
+        assert items.tolist() == expected.items[0].tolist(), (contender, user)
+        assert set(reasons) <= {model.source, "trending"}

@@ -9,7 +9,8 @@
     end
 {%- endmacro %}
 
-{#- Exponential time decay: `weight` halves every var('decay_half_life_days') days of age. -#}
-{% macro decayed(weight, age_days) -%}
-    {{ weight }} * exp(-ln(2) * {{ age_days }} / {{ var('decay_half_life_days') }})
+{#- Exponential time decay: `weight` halves every `half_life_days` days of age
+    (int_purchase_rhythm.decay_half_life_days). -#}
+{% macro decayed(weight, age_days, half_life_days) -%}
+    {{ weight }} * exp(-ln(2) * {{ age_days }} / {{ half_life_days }})
 {%- endmacro %}

@@ -6,13 +6,15 @@
 artifacts holds the bundle itself.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 
 from ml.challenger import build_challenger, save_challenger
-from ml.evaluation.reports import evaluation_report, tuning_report
-from ml.ranking.training import TrainingParams, TuningBudget, tune
+from ml.evaluation.protocols import headline_protocol
+from ml.evaluation.reports import evaluation_report, headline, tuning_report
+from ml.ranking.training import TrainingParams, default_params
+from ml.ranking.tuning import TuningBudget, tune
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.env import code_version
 from orchestration.lib.marts import challenger_marts, training_data
@@ -36,8 +38,14 @@ CHALLENGER_MARTS = [mart_key(m) for m in ("dim_customers", "ml_customer_segments
 
 
 class ModelTuningConfig(dg.Config):
-    als_trials: int = 4
-    ranker_trials: int = 4
+    # The headline protocol (ml/evaluation/protocols.py): tuning, the report's first tables and
+    # the gate use it; auto picks it from the data; model selection always looks at both.
+    protocol: Literal["auto", "calendar", "last_basket"] = "auto"
+    # Optuna trials per study (ALS, item-kNN, EASE, sequence; the ranker) and seconds for all
+    # of them (ml/ranking/tuning.py); each study's first trial is the starting settings.
+    source_trials: int = 6
+    ranker_trials: int = 6
+    seconds: float = 120.0
     seed: int = 7
     # Settings of the first trial that differ from the defaults, by stage, for example
     # {"ranker": {"rounds": 40}}; with one trial per stage they are trained as they are.
@@ -49,32 +57,43 @@ class ModelTuningConfig(dg.Config):
 def model_tuning(
     context: dg.AssetExecutionContext, config: ModelTuningConfig, warehouse: DuckDBWarehouse
 ) -> dg.Output[dict]:
-    """Random search of ALS and ranker hyperparameters on the validation window."""
+    """Optuna studies of each contender's settings on time folds of the headline protocol's
+    validation split."""
     log, catalog, windows = training_data(warehouse)
-    budget = TuningBudget(config.als_trials, config.ranker_trials, config.seed)
-    start = TrainingParams().with_changes(config.start)
-    best, trials = tune(log, catalog, windows, start, budget, progress=context.log.info)
-    report = tuning_report(best, trials, windows)
-    return dg.Output(report, metadata={"trials": len(trials), "best_params": report["best"]})
+    protocol, why = headline_protocol(log, windows, config.protocol)
+    context.log.info(f"headline protocol {protocol} ({why})")
+    budget = TuningBudget(config.source_trials, config.ranker_trials, config.seconds, config.seed)
+    start = default_params(windows).with_changes(config.start)
+    best, trials = tune(log, catalog, windows, protocol, start, budget,
+                        progress=context.log.info)
+    report = tuning_report(best, trials, windows, protocol, requested=config.protocol)
+    return dg.Output(report, metadata={"trials": len(trials), "best_params": report["best"],
+                                       "protocol": protocol})
 
 
 @dg.asset(group_name="ranking", kinds={"xgboost"}, pool="duckdb", io_manager_key="model_reports")
 def model_evaluation(
     model_tuning: dict, warehouse: DuckDBWarehouse, model_store: ModelStore
 ) -> dg.Output[dict]:
-    """The tuned settings vs popularity, repeat-purchase and ALS alone, on the validation and test
-    windows, in both protocols; and the champion's settings refit on the same validation window."""
+    """Every contender (each source alone, the hybrid) with the tuned settings, on the validation
+    and test splits of both protocols; the selected contender; and the champion's settings refit
+    on the same validation split."""
     log, catalog, windows = training_data(warehouse)
     params = TrainingParams.from_dict(model_tuning["best"])
-    report = evaluation_report(log, catalog, windows, params, model_store.champion())
+    report = evaluation_report(log, catalog, windows, params, model_store.champion(),
+                               model_tuning["protocol_requested"])
     return dg.Output(report, metadata=evaluation_metadata(report))
 
 
 def evaluation_metadata(report: dict) -> dict:
+    test = headline(report, "test")
     metadata = {
-        "test_table": dg.MetadataValue.md(metric_table(report["test"])),
-        "validation_table": dg.MetadataValue.md(metric_table(report["validation"])),
-        "hybrid_test_ndcg@10": report["test"]["all"]["models"]["hybrid"]["ndcg@10"],
+        "protocol": report["protocol"],
+        "contender": report["contender"],
+        "selection": report["selection"]["reason"],
+        "test_table": dg.MetadataValue.md(metric_table(test)),
+        "validation_table": dg.MetadataValue.md(metric_table(headline(report, "validation"))),
+        "contender_test_ndcg@10": test["all"]["models"][report["contender"]]["ndcg@10"],
     }
     if report["champion"] is not None:  # absent, not a placeholder, when there is none
         metadata["champion"] = report["champion"]

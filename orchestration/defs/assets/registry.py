@@ -16,17 +16,18 @@ from orchestration.lib.promotions import decision_record, promote_latest_passed
     asset=challenger_model,
     blocking=True,
     additional_ins={"model_evaluation": dg.AssetIn("model_evaluation")},
-    description="The challenger beats every baseline in both protocols and is not worse "
-    "than the champion, on the validation window.",
+    description="The selected contender is not worse than the champion on the headline "
+    "protocol's validation split (a first run always passes).",
 )
 def challenger_beats_champion(challenger_model: dict, model_evaluation: dict
                               ) -> dg.AssetCheckResult:
     champion_ndcg = model_evaluation["champion_validation_ndcg@10"]
-    decision = decide_promotion(model_evaluation["validation"], champion_ndcg)
+    decision = decide_promotion(model_evaluation)
     record = decision_record(decision, challenger_model, model_evaluation["champion"])
     metadata = {"decision": dg.MetadataValue.json(record),
                 "challenger_ndcg@10": decision.challenger,
-                "challenger_version": challenger_model["version"]}
+                "challenger_version": challenger_model["version"],
+                "contender": model_evaluation["contender"]}
     if champion_ndcg is not None:  # no entry when there is no champion yet
         metadata["champion_ndcg@10"] = champion_ndcg
     return dg.AssetCheckResult(passed=decision.promote, severity=dg.AssetCheckSeverity.ERROR,
@@ -42,5 +43,6 @@ def tailor_bundle(context: dg.AssetExecutionContext, model_store: ModelStore
     card = promoted["card"]
     return dg.MaterializeResult(metadata={
         "tag": promoted["tag"], "version": card["version"], "newly_promoted": promoted["new"],
-        "test_ndcg@10": card["test"]["all"]["models"]["hybrid"]["ndcg@10"],
+        "contender": card["contender"],
+        "test_ndcg@10": card["test"]["all"]["models"][card["contender"]]["ndcg@10"],
     })

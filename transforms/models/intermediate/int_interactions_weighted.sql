@@ -18,6 +18,12 @@ loads as (
 
 ),
 
+rhythm as (
+
+    select decay_half_life_days from {{ ref('int_purchase_rhythm') }}
+
+),
+
 aged as (
 
     select
@@ -34,9 +40,11 @@ weighted as (
     select
         aged.*,
         coalesce(event_type_weights.weight, 0) as weight,
-        {{ decayed('coalesce(event_type_weights.weight, 0)', 'aged.age_days') }} as decayed_weight,
+        {{ decayed('coalesce(event_type_weights.weight, 0)', 'aged.age_days',
+                   'rhythm.decay_half_life_days') }} as decayed_weight,
 
     from aged
+    cross join rhythm
     left join event_type_weights
         on aged.event_type = event_type_weights.event_type
 

@@ -12,6 +12,12 @@ interactions as (
 
 ),
 
+rhythm as (
+
+    select * from {{ ref('int_purchase_rhythm') }}
+
+),
+
 history as (
 
     select min(occurred_at) as first_event_at from interactions
@@ -23,13 +29,17 @@ windows as (
     select
         loads.as_of,
         history.first_event_at,
-        loads.as_of - interval ({{ var('test_days') }}) day as test_start,
-        loads.as_of
-            - interval ({{ var('test_days') }}) day
-            - interval ({{ var('validation_days') }}) day as validation_start,
+        rhythm.median_gap_days,
+        rhythm.validation_days,
+        rhythm.test_days,
+        rhythm.decay_half_life_days,
+        loads.as_of - to_days(rhythm.test_days) as test_start,
+        loads.as_of - to_days(rhythm.test_days) - to_days(rhythm.validation_days)
+            as validation_start,
 
     from loads
     cross join history
+    cross join rhythm
 
 ),
 
@@ -45,9 +55,10 @@ final as (
         validation_start,
         test_start,
         as_of as test_end,
-        {{ var('validation_days') }} as validation_days,
-        {{ var('test_days') }} as test_days,
-        {{ var('decay_half_life_days') }} as decay_half_life_days,
+        validation_days,
+        test_days,
+        decay_half_life_days,
+        median_gap_days,
 
     from windows
 

@@ -1,0 +1,284 @@
+"""Tuning: Optuna studies (TPE sampler, median pruning) over each contender's settings, judged by
+time-based cross-validation.
+
+Folds are the headline protocol's validation split (fold 0) and the same split one step earlier
+(fold 1: the calendar window one length back, or the basket before), each kept where it judges at
+least `MIN_JUDGED` customers. A trial's score is its NDCG@10 (target all) averaged over the folds;
+after fold 0 it reports that fold's score and the median pruner may stop it there.
+
+One study per tuned part, in order, each starting from the settings it is given (the first trial
+is always them, so tuning never returns worse than where it started, on these folds):
+
+- `als`: factors 16..512, regularization, alpha, iterations (ALS alone);
+- `itemknn`: neighbours kept per item (K; serving walks them per history item, so K <= 200),
+  BM25's K1 and B (item-kNN alone);
+- `ease`: the ridge penalty (EASE alone; no study where the catalog is too big for EASE);
+- `sequence`: steps that count as "next" (the sequence source alone);
+- `ranker`: depth, rounds, learning rate, min child weight, objective (the hybrid, on candidates
+  of the tuned sources). Serving walks every tree for every candidate: rounds x depth stays
+  <= `MAX_TREE_WORK`, which bounds the ranker's cost per candidate at the defaults' 60 x 6 scale.
+
+The budget is trials per study and seconds for all of them (each study gets an equal share of
+what is left); every trial is kept, pruned ones included.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import optuna
+
+from ml.candidates import CandidateIndex, CandidateParams, fit_als
+from ml.data import Catalog, EventLog, Windows
+from ml.evaluation.metrics import ranking_report
+from ml.evaluation.protocols import Split, protocol_split
+from ml.neighbors import ease_neighbors, itemknn_neighbors, recent_profile, sequence_neighbors
+from ml.ranking.features import fit_ranker
+from ml.ranking.hybrid import Recommender, recommend_source
+from ml.ranking.training import (
+    EvaluationSet,
+    K,
+    TrainingParams,
+    _hybrid_recommendations,
+    evaluation_set,
+    fit_split_index,
+    ranker_training_set,
+)
+
+MIN_JUDGED = 20  # customers a fold needs to count
+FOLDS = 2
+MAX_TREE_WORK = 480  # rounds x max_depth of the re-ranker
+STAGES = ("als", "itemknn", "ease", "sequence", "ranker")
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial is reported through `progress`
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TuningBudget:
+    """Trials per study (each source's, and the ranker's), and seconds for all studies."""
+
+    source_trials: int = 6
+    ranker_trials: int = 6
+    seconds: float = 120.0
+    seed: int = 7
+
+
+@dataclass
+class Fold:
+    split: Split
+    index: CandidateIndex  # fit with the settings tuning started from
+    judged: EvaluationSet  # the customers judged, target all (no candidate pairs)
+
+
+def tune(
+    log: EventLog,
+    catalog: Catalog,
+    windows: Windows,
+    protocol: str,
+    base: TrainingParams,
+    budget: TuningBudget,
+    progress=print,
+) -> tuple[TrainingParams, list[dict]]:
+    """The best settings per study and every trial; `progress` gets a line after each trial."""
+    deadline = time.monotonic() + budget.seconds
+    folds = tuning_folds(log, catalog, windows, protocol, base)
+    trials: list[dict] = []
+    best = base
+    studies = [s for s in STAGES
+               if not (s == "ease" and catalog.size > base.candidates.ease_max_items)]
+    for n, stage in enumerate(studies):
+        seconds = max(deadline - time.monotonic(), 0.0) / (len(studies) - n)
+        objective = (_ranker_objective(log, catalog, folds, best) if stage == "ranker"
+                     else _source_objective(stage, log, catalog, folds, best))
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=budget.seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+        )
+        study.enqueue_trial(_start(stage, best))
+        of = budget.ranker_trials if stage == "ranker" else budget.source_trials
+        run = _reported(objective, stage, trials, of, progress)
+        started = time.monotonic()
+        study.optimize(run, n_trials=1)  # the starting settings, whatever the seconds left
+        study.optimize(run, n_trials=max(of - 1, 0),
+                       timeout=max(seconds - (time.monotonic() - started), 0.0))
+        completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if completed:
+            best = _apply(stage, best, study.best_trial.user_attrs["settings"])
+    return best, trials
+
+
+def tuning_folds(log: EventLog, catalog: Catalog, windows: Windows, protocol: str,
+                 params: TrainingParams) -> list[Fold]:
+    """Fold 0 always; fold 1 where it judges MIN_JUDGED customers."""
+    folds = []
+    for number in range(FOLDS):
+        split = protocol_split(log, windows, protocol, "validation", fold=number)
+        index = fit_split_index(log, catalog, split, params)
+        judged = evaluation_set(index, split, "all", with_pairs=False)
+        if number == 0 or len(judged.users) >= MIN_JUDGED:
+            folds.append(Fold(split, index, judged))
+    return folds
+
+
+def _source_objective(stage: str, log: EventLog, catalog: Catalog, folds: list[Fold],
+                      params: TrainingParams):
+    """A trial of one source's settings: that source alone over the folds (the stage is the
+    source's name)."""
+
+    def objective(trial: optuna.Trial) -> float:
+        settings = _suggest(stage, trial)
+        scores = []
+        for step, fold in enumerate(folds):
+            index = _refit_source(stage, settings, fold, log, catalog, params)
+            recs = recommend_source(index, stage, fold.judged.users, K)
+            scores.append(ranking_report(fold.judged.truth, recs.as_dict(),
+                                         catalog.size)["ndcg@10"])
+            _report(trial, scores, step, settings)
+        return float(np.mean(scores))
+    return objective
+
+
+def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
+                      params: TrainingParams):
+    """A trial of the ranker's settings: the hybrid over the folds, on candidates and labels of
+    the tuned sources (computed once per fold)."""
+    prepared = []
+    for fold in folds:
+        index = fit_split_index(log, catalog, fold.split, params)
+        prepared.append((index, ranker_training_set(log, catalog, fold.split, params),
+                         evaluation_set(index, fold.split, "all")))
+
+    def objective(trial: optuna.Trial) -> float:
+        settings = _suggest("ranker", trial)
+        ranker = replace(params.ranker, **settings)
+        scores = []
+        for step, (index, (features, labels, users), judged) in enumerate(prepared):
+            model = Recommender(index, fit_ranker(features, labels, users, ranker))
+            recs = _hybrid_recommendations(model, judged, exclude=False)
+            scores.append(ranking_report(judged.truth, recs, catalog.size)["ndcg@10"])
+            _report(trial, scores, step, settings)
+        return float(np.mean(scores))
+    return objective
+
+
+def _suggest(stage: str, trial: optuna.Trial) -> dict:
+    """The search space of one study."""
+    if stage == "als":
+        return {"factors": trial.suggest_int("factors", 16, 512, log=True),
+                "regularization": trial.suggest_float("regularization", 1e-3, 1.0, log=True),
+                "alpha": trial.suggest_float("alpha", 1.0, 100.0, log=True),
+                "iterations": trial.suggest_int("iterations", 5, 30)}
+    if stage == "itemknn":
+        return {"itemknn_k": trial.suggest_int("itemknn_k", 10, 200, log=True),
+                "itemknn_k1": trial.suggest_float("itemknn_k1", 0.3, 3.0),
+                "itemknn_b": trial.suggest_float("itemknn_b", 0.0, 1.0)}
+    if stage == "ease":
+        return {"ease_l2": trial.suggest_float("ease_l2", 10.0, 5000.0, log=True)}
+    if stage == "sequence":
+        return {"sequence_window": trial.suggest_int("sequence_window", 1, 6)}
+    depth = trial.suggest_int("max_depth", 3, 8)
+    rounds = trial.suggest_int("rounds", 20, 160)
+    return {"max_depth": depth,
+            "rounds": min(rounds, MAX_TREE_WORK // depth),  # the serving bound
+            "learning_rate": trial.suggest_float("learning_rate", 0.03, 0.3, log=True),
+            "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 100.0, log=True),
+            "objective": trial.suggest_categorical(
+                "objective", ["rank:ndcg", "rank:pairwise", "rank:map"])}
+
+
+def _start(stage: str, params: TrainingParams) -> dict:
+    """The settings tuning starts from, as the first trial of a study."""
+    if stage == "als":
+        return {k: getattr(params.als, k) for k in ("factors", "regularization", "alpha",
+                                                    "iterations")}
+    if stage == "ranker":
+        return {k: getattr(params.ranker, k) for k in ("max_depth", "rounds", "learning_rate",
+                                                       "min_child_weight", "objective")}
+    names = {"itemknn": ("itemknn_k", "itemknn_k1", "itemknn_b"), "ease": ("ease_l2",),
+             "sequence": ("sequence_window",)}[stage]
+    return {k: getattr(params.candidates, k) for k in names}
+
+
+def _apply(stage: str, params: TrainingParams, settings: dict) -> TrainingParams:
+    if stage == "als":
+        return replace(params, als=replace(params.als, **settings))
+    if stage == "ranker":
+        return replace(params, ranker=replace(params.ranker, **settings))
+    return replace(params, candidates=replace(params.candidates, **settings))
+
+
+def _refit_source(stage: str, settings: dict, fold: Fold, log: EventLog, catalog: Catalog,
+                  params: TrainingParams) -> CandidateIndex:
+    """The fold's index with one source refit under `settings` (the rest as fit)."""
+    index = fold.index
+    if stage == "als":
+        user_factors, item_factors = fit_als(index.history, replace(params.als, **settings))
+        return replace(index, user_factors=user_factors, item_factors=item_factors)
+    candidates: CandidateParams = replace(index.params, **settings)
+    if stage == "itemknn":
+        return replace(index, params=candidates, itemknn_neighbors=itemknn_neighbors(
+            index.history, candidates.itemknn_k, candidates.itemknn_k1, candidates.itemknn_b))
+    if stage == "ease":
+        weights, _ = ease_neighbors(index.history, candidates.neighbors, candidates.ease_l2,
+                                    candidates.ease_max_items)
+        return replace(index, params=candidates, ease_neighbors=weights)
+    seen = log.where(fold.split.visible)
+    window = candidates.sequence_window
+    return replace(index, params=candidates,
+                   sequence_neighbors=sequence_neighbors(seen, catalog.size,
+                                                         candidates.neighbors, window),
+                   recent=recent_profile(seen, catalog.size, window))
+
+
+def _report(trial: optuna.Trial, scores: list[float], step: int, settings: dict) -> None:
+    """Fold `step`'s score as the trial's intermediate value; prune after fold 0 when the
+    median pruner says so (the settings stay on the trial, for the report)."""
+    trial.set_user_attr("settings", settings)
+    trial.set_user_attr("folds", list(scores))
+    trial.report(float(np.mean(scores)), step)
+    if trial.should_prune():
+        raise optuna.TrialPruned()
+
+
+def _reported(objective, stage: str, trials: list[dict], of: int, progress):
+    """`objective` as Optuna calls it, each trial kept in `trials` and reported by `progress`."""
+    best = [-1.0]
+
+    def keep(trial: optuna.Trial, state: str, score: float, started: float) -> None:
+        record = {"stage": stage, "number": trial.number, "state": state,
+                  "params": trial.user_attrs.get("settings", {}),
+                  "folds": trial.user_attrs.get("folds", []), "ndcg@10": score,
+                  "seconds": round(time.monotonic() - started, 2)}
+        if state == "complete":
+            best[0] = max(best[0], score)
+        trials.append(record)
+        progress(_progress_line(record, trial.number + 1, of, best[0]))
+
+    def run(trial: optuna.Trial) -> float:
+        started = time.monotonic()
+        try:
+            score = objective(trial)
+        except optuna.TrialPruned:
+            keep(trial, "pruned", float(np.mean(trial.user_attrs["folds"])), started)
+            raise
+        keep(trial, "complete", score, started)
+        return score
+    return run
+
+
+def _progress_line(trial: dict, n: int, of: int, best: float) -> str:
+    """What `tune` reports after each trial: stage, n/N, NDCG@10 (mean over folds), the best
+    so far of the study, pruned or not, seconds, and the settings tried."""
+    settings = " ".join(f"{name}={_short(value)}" for name, value in trial["params"].items())
+    pruned = ", pruned" if trial["state"] == "pruned" else ""
+    return (f"tuning {trial['stage']} {n}/{of}: ndcg@10 {trial['ndcg@10']:.4f} "
+            f"(best {best:.4f}{pruned}) in {trial['seconds']:.1f} s; {settings}")
+
+
+def _short(value):
+    return f"{value:.4g}" if isinstance(value, float) else value
