@@ -173,6 +173,10 @@ class CandidateIndex:
                     ).set_index(["user", "item"])
                 )
             parts.append(pd.concat(frames, axis=1))
+        if not parts:  # no users: no pairs, with the columns every caller reads
+            columns = {"user": [], "item": []}
+            columns.update({f"{s}_{kind}": [] for s in sources for kind in ("score", "rank")})
+            return pd.DataFrame(columns).astype({"user": np.int64, "item": np.int64})
         union = pd.concat(parts).sort_index().reset_index()
         for source in sources:
             union[f"{source}_score"] = union[f"{source}_score"].fillna(0.0)

@@ -104,9 +104,9 @@ def ease_neighbors(
         reason = f"catalog of {n_items:,} items exceeds ease_max_items {max_items:,}"
         logger.info("ease skipped: %s", reason)
         return empty(n_items), reason
-    presence = _presence(history).astype(np.float64)
-    gram = (presence.T @ presence).toarray()
-    gram[np.diag_indices(n_items)] += l2
+    presence = _presence(history)
+    gram = (presence.T @ presence).toarray()  # float32: exact counts below 2^24 co-occurrences
+    gram[np.diag_indices(n_items)] += l2  # and well conditioned with l2 >= 10 (tuning's floor)
     with threadpool_limits(2, "blas"):
         inverse = np.linalg.inv(gram)
     weights = inverse / -np.diag(inverse)[None, :]

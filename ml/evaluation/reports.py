@@ -19,6 +19,13 @@ def tuning_report(best: TrainingParams, trials: list[dict], windows: Windows,
             "protocol": protocol, "protocol_requested": requested}
 
 
+def contender_results(log: EventLog, catalog: Catalog, windows: Windows,
+                      params: TrainingParams) -> dict:
+    """protocol -> stage -> `evaluate(...)`: `params` fit on the validation and test split of both
+    protocols (one fit per split serves every contender), every contender judged."""
+    return _evaluate_protocols(log, catalog, windows, params, STAGES)
+
+
 def evaluation_report(
     log: EventLog,
     catalog: Catalog,
@@ -26,14 +33,16 @@ def evaluation_report(
     params: TrainingParams,
     champion: dict | None = None,
     protocol: str = "auto",
+    results: dict | None = None,
 ) -> dict:
-    """`params` fit on the validation and test split of both protocols, every contender judged;
-    the headline protocol (`headline_protocol`); and the selection (on validation), in which the
-    champion ({"tag", "metadata": {"params", "contender"}}), its settings refit on this data,
-    competes as `CHAMPION`. When the champion's settings win, they are the challenger's, and the
-    report's tables are theirs."""
+    """The report of `contender_results` (`results`, computed here when not given); the headline
+    protocol (`headline_protocol`); and the selection (on validation), in which the champion
+    ({"tag", "metadata": {"params", "contender"}}), its settings refit on this data, competes as
+    `CHAMPION`. When the champion's settings win, they are the challenger's, and the report's
+    tables are theirs."""
     headline_name, why = headline_protocol(log, windows, protocol)
-    results = _evaluate_protocols(log, catalog, windows, params, STAGES)
+    if results is None:
+        results = contender_results(log, catalog, windows, params)
     contender, champion_ndcg = None, None
     if champion is None:
         selection = select({p: results[p]["validation"] for p in PROTOCOLS})
@@ -65,6 +74,52 @@ def evaluation_report(
         "champion": champion and champion["tag"],
         "champion_validation_ndcg@10": champion_ndcg,
     }
+
+
+def contender_view(results: dict, contender: str) -> dict:
+    """One contender's part of `contender_results`: per protocol and stage, who was judged, its
+    metric row and bucket NDCG@10 per target (None where it could not compete), what was
+    skipped, and the hybrid's candidate recall."""
+    view = {}
+    for protocol, stages in results.items():
+        view[protocol] = {}
+        for stage, report in stages.items():
+            entry = {"skipped": report["skipped"]}
+            for target in TARGETS:
+                part = report[target]
+                entry[target] = {
+                    "users": part["users"],
+                    "metrics": part["models"].get(contender),
+                    "buckets": {b: {"users": row["users"], "ndcg@10": row[contender]}
+                                for b, row in part["buckets"].items() if contender in row},
+                    **({"candidate_recall": part.get("candidate_recall", {})}
+                       if contender == "hybrid" else {}),
+                }
+            view[protocol][stage] = entry
+    return {"contender": contender, "protocols": view}
+
+
+def assemble(views: list[dict]) -> dict:
+    """`contender_results` again, from every contender's view."""
+    results: dict = {}
+    for view in views:
+        name = view["contender"]
+        for protocol, stages in view["protocols"].items():
+            for stage, entry in stages.items():
+                report = results.setdefault(protocol, {}).setdefault(
+                    stage, {"skipped": entry["skipped"]})
+                for target in TARGETS:
+                    part = entry[target]
+                    into = report.setdefault(target, {"users": part["users"], "models": {},
+                                                      "buckets": {}, "candidate_recall": {}})
+                    if part["metrics"] is not None:
+                        into["models"][name] = part["metrics"]
+                    for bucket, row in part["buckets"].items():
+                        into["buckets"].setdefault(bucket, {"users": row["users"]})[name] = \
+                            row["ndcg@10"]
+                    if part.get("candidate_recall"):
+                        into["candidate_recall"] = part["candidate_recall"]
+    return results
 
 
 def _with_champion(validation: dict, refit: dict, contender: str) -> dict:

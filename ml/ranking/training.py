@@ -196,7 +196,7 @@ def evaluate(model: Recommender, split: Split, contenders: tuple[str, ...] | Non
         exclude = target == "new"
         entry = {"users": {"judged": len(data.users), **data.left_out}}
         if not len(data.users):
-            report[target] = {**entry, "models": {}, "buckets": {}}
+            report[target] = {**entry, "models": {}, "candidate_recall": {}, "buckets": {}}
             continue
         recommendations = {
             name: (_hybrid_recommendations(model, data, exclude) if name == "hybrid" else

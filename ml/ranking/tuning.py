@@ -88,12 +88,20 @@ def tune(
     folds = tuning_folds(log, catalog, windows, protocol, base)
     trials: list[dict] = []
     best = base
+    if not folds:
+        progress(f"tuning: no {protocol} validation fold judges {MIN_JUDGED} customers; the "
+                 "starting settings, untuned")
+        return best, trials
     studies = [s for s in STAGES
                if not (s == "ease" and catalog.size > base.candidates.ease_max_items)]
     for n, stage in enumerate(studies):
         seconds = max(deadline - time.monotonic(), 0.0) / (len(studies) - n)
-        objective = (_ranker_objective(log, catalog, folds, best) if stage == "ranker"
-                     else _source_objective(stage, log, catalog, folds, best))
+        try:
+            objective = (_ranker_objective(log, catalog, folds, best) if stage == "ranker"
+                         else _source_objective(stage, log, catalog, folds, best))
+        except ValueError as error:  # e.g. no basket to label a re-ranker with on these folds
+            progress(f"tuning {stage}: skipped ({error})")
+            continue
         study = optuna.create_study(
             direction="maximize",
             sampler=optuna.samplers.TPESampler(seed=budget.seed),
@@ -114,14 +122,15 @@ def tune(
 
 def tuning_folds(log: EventLog, catalog: Catalog, windows: Windows, protocol: str,
                  params: TrainingParams) -> list[Fold]:
-    """Fold 0 always; fold 1 where it judges MIN_JUDGED customers."""
+    """The folds that judge at least MIN_JUDGED customers (fold 1 only when fold 0 does)."""
     folds = []
     for number in range(FOLDS):
         split = protocol_split(log, windows, protocol, "validation", fold=number)
         index = fit_split_index(log, catalog, split, params)
         judged = evaluation_set(index, split, "all", with_pairs=False)
-        if number == 0 or len(judged.users) >= MIN_JUDGED:
-            folds.append(Fold(split, index, judged))
+        if len(judged.users) < MIN_JUDGED:
+            break
+        folds.append(Fold(split, index, judged))
     return folds
 
 
@@ -150,8 +159,11 @@ def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
     prepared = []
     for fold in folds:
         index = fit_split_index(log, catalog, fold.split, params)
-        prepared.append((index, ranker_training_set(log, catalog, fold.split, params),
-                         evaluation_set(index, fold.split, "all")))
+        features, labels, users = ranker_training_set(log, catalog, fold.split, params)
+        if not (labels > 0).any():
+            raise ValueError(f"labels: no candidate was bought in fold {len(prepared)}'s labels")
+        judged = evaluation_set(index, fold.split, "all")
+        prepared.append((index, (features, labels, users), judged))
 
     def objective(trial: optuna.Trial) -> float:
         settings = _suggest("ranker", trial)

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from orchestration.defs.assets.ranking import CONTENDER_KEYS
+
 # Everything from the raw source to the newest artifact, checks included.
 build_tailor_job = dg.define_asset_job(
     name="build_tailor_job",
@@ -28,8 +30,9 @@ ingest_tailor_job = dg.define_asset_job(
 # Re-evaluate the current tuned settings on the current warehouse (`tailor evaluate`).
 evaluate_tailor_job = dg.define_asset_job(
     name="evaluate_tailor_job",
-    selection=dg.AssetSelection.assets("model_evaluation"),
-    description="Evaluate the tuned settings beside the baselines (validation and test windows).",
+    selection=dg.AssetSelection.assets(*CONTENDER_KEYS.values(), "model_evaluation"),
+    description="Judge every contender with the tuned settings (validation and test splits of "
+    "both protocols) and select the challenger's.",
 )
 
 # Raw tables are where new data arrives (ingest_tailor_job with arrival append): jobs below do not

@@ -10,8 +10,9 @@ import pytest
 from ml.candidates import AlsParams, CandidateParams, fit_index
 from ml.data import EVENT_CODES, EventLog
 from ml.evaluation.protocols import calendar_split, last_basket_split, per_user_labels
+from ml.evaluation.reports import assemble, contender_view
 from ml.ranking.features import RankerParams, pair_features
-from ml.ranking.hybrid import SOURCE_OF, recommend_source
+from ml.ranking.hybrid import CONTENDERS, SOURCE_OF, recommend_source
 from ml.ranking.training import (
     BUCKETS,
     TrainingParams,
@@ -161,3 +162,14 @@ def test_training_params_with_changes_are_validated():
         FAST.with_changes({"ranker": {"round": 7}})
     with pytest.raises(ValueError, match=r"^ranker\.rounds: expected int, got '7'"):
         FAST.with_changes({"ranker": {"rounds": "7"}})
+
+
+def test_each_contender_s_view_assembles_back_into_the_evaluation(log, catalog, windows):
+    """The contender_* assets hold one contender each; the selection puts them together again."""
+    split = calendar_split(log, windows, "test")
+    results = {"calendar": {"test": {**evaluate(train(log, catalog, split, FAST), split),
+                                     "skipped": {}}}}
+    views = [contender_view(results, name) for name in CONTENDERS]
+    assert views[1]["protocols"]["calendar"]["test"]["all"]["metrics"] == \
+        results["calendar"]["test"]["all"]["models"]["als"]
+    assert assemble(views) == results

@@ -2,6 +2,7 @@
 the first fold, the serving bound on the ranker, and the budget in seconds."""
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -66,3 +67,14 @@ def test_a_budget_of_no_seconds_runs_each_study_s_starting_settings_only(log, ca
                         progress=lambda line: None)
     assert [t["stage"] for t in trials] == list(STAGES)
     assert best == FAST
+
+
+def test_no_fold_to_judge_on_leaves_the_starting_settings_untuned(log, catalog, windows):
+    lines: list[str] = []
+    # calendar validation windows before any event: nobody to judge
+    early = replace(windows, validation_start=float(log.time.min()) - 86_400,
+                    test_start=float(log.time.min()))
+    best, trials = tune(log, catalog, early, "calendar", FAST, TuningBudget(), lines.append)
+    assert best == FAST and trials == []
+    assert lines == ["tuning: no calendar validation fold judges 20 customers; the starting "
+                     "settings, untuned"]

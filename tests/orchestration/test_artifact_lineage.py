@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from ml.ranking.hybrid import CONTENDERS
 from ml.sources.contract import RawSource, validate_source
 from orchestration.lib.env import TailorHome
 from orchestration.lib.ingest import append_load, replace_load
@@ -42,8 +43,13 @@ def home(tmp_path_factory):
 def test_reports_are_asset_outputs_and_absent_values_have_no_entry(home):
     home, result = home
     folder = home.reports / "models"
-    assert sorted(p.name for p in folder.glob("*.json")) == [
-        "challenger_model.json", "model_evaluation.json", "model_tuning.json"]
+    assert sorted(p.name for p in folder.glob("*.json")) == sorted([
+        "challenger_model.json", "model_evaluation.json", "model_tuning.json",
+        *(f"contender_{name}.json" for name in CONTENDERS)])
+    ease = materialization(result, "contender_ease")
+    assert 0 < ease["validation last_basket/all ndcg@10"] <= 1  # what competed, in the UI
+    selection = json.loads((folder / "model_evaluation.json").read_text())["selection"]
+    assert set(selection["scores"]) == set(CONTENDERS)
     evaluation = materialization(result, "model_evaluation")
     assert evaluation["report"] == str(folder / "model_evaluation.json")
     assert "champion" not in evaluation and "champion_validation_ndcg@10" not in evaluation

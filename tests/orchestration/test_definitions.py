@@ -3,6 +3,7 @@
 import dagster as dg
 import pytest
 
+from ml.ranking.hybrid import CONTENDERS
 from orchestration.lib.dbt_project import ensure_manifest
 
 
@@ -41,7 +42,10 @@ EXPECTED_ASSETS = {
         "ml_customer_segments",
         "ml_temporal_split",
     },
-    "ranking": {"model_tuning", "model_evaluation", "challenger_model"},
+    "intermediate": {"int_purchase_rhythm"},
+    # one asset per contender (what competed), the selection (model_evaluation), the challenger
+    "ranking": {"model_tuning", *(f"contender_{name}" for name in CONTENDERS), "model_evaluation",
+                "challenger_model"},
     "serving": {"tailor_bundle"},
     "monitoring": {"feature_drift_report", "prediction_drift_report", "target_drift_report"},
 }

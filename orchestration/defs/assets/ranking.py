@@ -1,7 +1,9 @@
-"""Models: tuning, honest evaluation beside the baselines, and the challenger refit on all data.
+"""Models: tuning, every contender judged (an asset each), the selection, and the challenger refit
+on all data.
 
-`model_tuning` and `model_evaluation` are reports: their output (a JSON-able dict) is stored by the
-`model_reports` IO manager and loaded from there as the input of the asset downstream.
+`model_tuning`, the `contender_*` assets and `model_evaluation` (the selection) are reports: their
+output (a JSON-able dict) is stored by the `model_reports` IO manager
+(`<home>/reports/models/<asset>.json`) and loaded from there as the input of the asset downstream.
 `challenger_model`'s output is its descriptor (version, folder, card); the folder under the home's
 artifacts holds the bundle itself.
 """
@@ -12,7 +14,15 @@ import dagster as dg
 
 from ml.challenger import build_challenger, save_challenger
 from ml.evaluation.protocols import headline_protocol
-from ml.evaluation.reports import evaluation_report, headline, tuning_report
+from ml.evaluation.reports import (
+    assemble,
+    contender_results,
+    contender_view,
+    evaluation_report,
+    headline,
+    tuning_report,
+)
+from ml.ranking.hybrid import CONTENDERS
 from ml.ranking.training import TrainingParams, default_params
 from ml.ranking.tuning import TuningBudget, tune
 from orchestration.defs.assets.transforms import mart_key
@@ -71,17 +81,51 @@ def model_tuning(
                                        "protocol": protocol})
 
 
-@dg.asset(group_name="ranking", kinds={"xgboost"}, pool="duckdb", io_manager_key="model_reports")
+# One asset per contender (ml.ranking.hybrid.CONTENDERS): what competed, in the graph.
+CONTENDER_KEYS = {name: f"contender_{name}" for name in CONTENDERS}
+
+
+@dg.multi_asset(
+    group_name="ranking",
+    pool="duckdb",
+    outs={key: dg.AssetOut(io_manager_key="model_reports", kinds={"implicit", "xgboost"},
+                           description=f"The {name} contender with the tuned settings, judged on "
+                           "the validation and test splits of both protocols.")
+          for name, key in CONTENDER_KEYS.items()},
+)
+def contenders(model_tuning: dict, warehouse: DuckDBWarehouse):
+    """Every contender fit with the tuned settings on the validation and test splits of both
+    protocols: one fit per split serves them all (the sources share the candidate index, the
+    hybrid adds its re-ranker). Each contender's evaluation is an asset of its own, its NDCG@10
+    per split in its metadata."""
+    log, catalog, windows = training_data(warehouse)
+    results = contender_results(log, catalog, windows,
+                                TrainingParams.from_dict(model_tuning["best"]))
+    for name, key in CONTENDER_KEYS.items():
+        view = contender_view(results, name)
+        yield dg.Output(view, output_name=key, metadata=contender_metadata(view))
+
+
+def contender_metadata(view: dict) -> dict:
+    """"<stage> <protocol>/<target> ndcg@10" for every split the contender competed in."""
+    return {f"{stage} {protocol}/{target} ndcg@10": entry[target]["metrics"]["ndcg@10"]
+            for protocol, stages in view["protocols"].items()
+            for stage, entry in stages.items()
+            for target in ("all", "new") if entry[target]["metrics"] is not None}
+
+
+@dg.asset(group_name="ranking", ins={key: dg.AssetIn(key) for key in CONTENDER_KEYS.values()},
+          kinds={"xgboost"}, pool="duckdb", io_manager_key="model_reports")
 def model_evaluation(
-    model_tuning: dict, warehouse: DuckDBWarehouse, model_store: ModelStore
+    model_tuning: dict, warehouse: DuckDBWarehouse, model_store: ModelStore, **contenders: dict
 ) -> dg.Output[dict]:
-    """Every contender (each source alone, the hybrid) with the tuned settings, on the validation
-    and test splits of both protocols; the selected contender; and the champion's settings refit
-    on the same validation split."""
+    """Model selection: every contender's evaluation together, the champion's settings refit on
+    the same validation splits competing with them, and the winner (the challenger's contender)."""
     log, catalog, windows = training_data(warehouse)
     params = TrainingParams.from_dict(model_tuning["best"])
     report = evaluation_report(log, catalog, windows, params, model_store.champion(),
-                               model_tuning["protocol_requested"])
+                               model_tuning["protocol_requested"],
+                               results=assemble(list(contenders.values())))
     return dg.Output(report, metadata=evaluation_metadata(report))
 
 
