@@ -266,6 +266,13 @@ def comparison(case: dict) -> tuple[list[str], list[bool]]:
     return lines, met
 
 
+def verdict(met: list[bool]) -> str:
+    if not met:
+        return ("not measurable: no protocol judges 20 customers on both validation and test "
+                "(nothing to tune the plain models on)")
+    return "met" if all(met) else "NOT met"
+
+
 def markdown(cases: list[dict], command: str) -> str:
     from orchestration.lib.tables import bucket_table, metric_table
 
@@ -305,7 +312,7 @@ def markdown(cases: list[dict], command: str) -> str:
             f"{(selection.get('margin') or 0):+.1%} over the runner-up).", "",
             "### Served model vs what a shop would build instead (test split)", "", *table, "",
             f"Goal (served model >= +{TARGET_GAIN:.0%} NDCG@10 over the best plain library "
-            f"model, target all, each protocol): **{'met' if all(met) else 'NOT met'}**.", "",
+            f"model, target all, each protocol): **{verdict(met)}**.", "",
             "Plain library settings chosen on validation: "
             + "; ".join(f"{p}: " + ", ".join(f"{m} {json.dumps(s)}" for m, s in chosen.items())
                         for p, chosen in case["plain_settings"].items()), "",

@@ -3,8 +3,9 @@ time-based cross-validation.
 
 Folds are the headline protocol's validation split (fold 0) and the same split one step earlier
 (fold 1: the calendar window one length back, or the basket before), each kept where it judges at
-least `MIN_JUDGED` customers. A trial's score is its NDCG@10 (target all) averaged over the folds;
-after fold 0 it reports that fold's score and the median pruner may stop it there.
+least `MIN_JUDGED` customers. A trial's score is its NDCG@10 averaged over the targets (all, new:
+as model selection weighs them) and the folds; after fold 0 it reports that fold's score and the
+median pruner may stop it there.
 
 One study per tuned part, in order, each starting from the settings it is given (the first trial
 is always them, so tuning never returns worse than where it started, on these folds):
@@ -39,6 +40,7 @@ from ml.neighbors import ease_neighbors, itemknn_neighbors, recent_profile, sequ
 from ml.ranking.features import fit_ranker
 from ml.ranking.hybrid import Recommender, recommend_source
 from ml.ranking.training import (
+    TARGETS,
     EvaluationSet,
     K,
     TrainingParams,
@@ -71,7 +73,7 @@ class TuningBudget:
 class Fold:
     split: Split
     index: CandidateIndex  # fit with the settings tuning started from
-    judged: EvaluationSet  # the customers judged, target all (no candidate pairs)
+    judged: dict[str, EvaluationSet]  # per target: the customers judged (no candidate pairs)
 
 
 def tune(
@@ -127,8 +129,9 @@ def tuning_folds(log: EventLog, catalog: Catalog, windows: Windows, protocol: st
     for number in range(FOLDS):
         split = protocol_split(log, windows, protocol, "validation", fold=number)
         index = fit_split_index(log, catalog, split, params)
-        judged = evaluation_set(index, split, "all", with_pairs=False)
-        if len(judged.users) < MIN_JUDGED:
+        judged = {target: evaluation_set(index, split, target, with_pairs=False)
+                  for target in TARGETS}
+        if min(len(data.users) for data in judged.values()) < MIN_JUDGED:
             break
         folds.append(Fold(split, index, judged))
     return folds
@@ -144,9 +147,11 @@ def _source_objective(stage: str, log: EventLog, catalog: Catalog, folds: list[F
         scores = []
         for step, fold in enumerate(folds):
             index = _refit_source(stage, settings, fold, log, catalog, params)
-            recs = recommend_source(index, stage, fold.judged.users, K)
-            scores.append(ranking_report(fold.judged.truth, recs.as_dict(),
-                                         catalog.size)["ndcg@10"])
+            scores.append(float(np.mean([
+                ranking_report(data.truth, recommend_source(index, stage, data.users, K,
+                                                            target == "new").as_dict(),
+                               catalog.size)["ndcg@10"]
+                for target, data in fold.judged.items()])))
             _report(trial, scores, step, settings)
         return float(np.mean(scores))
     return objective
@@ -162,7 +167,7 @@ def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
         features, labels, users = ranker_training_set(log, catalog, fold.split, params)
         if not (labels > 0).any():
             raise ValueError(f"labels: no candidate was bought in fold {len(prepared)}'s labels")
-        judged = evaluation_set(index, fold.split, "all")
+        judged = {target: evaluation_set(index, fold.split, target) for target in TARGETS}
         prepared.append((index, (features, labels, users), judged))
 
     def objective(trial: optuna.Trial) -> float:
@@ -171,8 +176,10 @@ def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
         scores = []
         for step, (index, (features, labels, users), judged) in enumerate(prepared):
             model = Recommender(index, fit_ranker(features, labels, users, ranker))
-            recs = _hybrid_recommendations(model, judged, exclude=False)
-            scores.append(ranking_report(judged.truth, recs, catalog.size)["ndcg@10"])
+            scores.append(float(np.mean([
+                ranking_report(data.truth, _hybrid_recommendations(model, data, target == "new"),
+                               catalog.size)["ndcg@10"]
+                for target, data in judged.items()])))
             _report(trial, scores, step, settings)
         return float(np.mean(scores))
     return objective

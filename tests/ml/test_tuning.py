@@ -56,7 +56,7 @@ def test_ranker_trials_stay_within_the_serving_bound(tuned):
 def test_two_time_folds_where_the_data_allows(log, catalog, windows):
     folds = tuning_folds(log, catalog, windows, "last_basket", FAST)
     assert len(folds) == 2
-    first, second = (set(f.judged.truth) for f in folds)
+    first, second = (set(f.judged["all"].truth) for f in folds)
     assert first & second  # the same customers, one basket further back
     assert folds[1].split.visible.sum() < folds[0].split.visible.sum()
 
