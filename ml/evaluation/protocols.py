@@ -37,6 +37,7 @@ STAGES = ("validation", "test")
 # auto: the calendar protocol headlines when it judges at least this share of the customers the
 # last-basket protocol judges on the test stage; else `last_basket` does.
 CALENDAR_MIN_SHARE = 0.25
+VISIT_GAP_SECONDS = 1800.0  # a pause longer than this ends a visit (sessionization's usual 30 min)
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,10 @@ def hide_last_baskets(
     log: EventLog, visible: np.ndarray, n: int, now: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict[int, set[int]]]:
     """Hide each customer's last `n` purchase baskets among the `visible` events (and every event
-    of theirs from the earliest hidden basket's start on). Returns the visible mask, each user's
-    cutoff (that start; `now` for users with nothing hidden) and the items of the earliest hidden
-    basket per customer (guests are never targets, and keep their events)."""
+    of theirs from the start of the visit that ended in the earliest hidden basket on). Returns
+    the visible mask, each user's cutoff (that visit's start; `now` for users with nothing hidden)
+    and the items of the earliest hidden basket per customer (guests are never targets, and keep
+    their events)."""
     user_cutoffs = np.array(now, dtype=np.float64, copy=True)
     if n == 0:
         return visible.copy(), user_cutoffs, {}
@@ -123,7 +125,8 @@ def hide_last_baskets(
     starts["back"] = starts.groupby("user").cumcount(ascending=False)  # 0 = the last basket
     hidden = starts[starts["back"] < n]
     earliest = hidden.sort_values("back").groupby("user").tail(1)  # back = n-1, or the first
-    user_cutoffs[earliest["user"].to_numpy()] = earliest["start"].to_numpy()
+    users = earliest["user"].to_numpy()
+    user_cutoffs[users] = visit_starts(log, visible, users, earliest["start"].to_numpy())
     target = earliest[earliest["back"] == n - 1]
     items = frame.merge(target[["user", "basket"]], on=["user", "basket"])
     truth: dict[int, set[int]] = {}
@@ -143,6 +146,22 @@ def headline_protocol(log: EventLog, windows: Windows, requested: str = "auto"
         seen[log.user[split.visible]] = True
         judged[protocol] = int(sum(seen[u] for u in split.truth))
     return choose_protocol(judged, requested)
+
+
+def visit_starts(log: EventLog, visible: np.ndarray, users: np.ndarray, starts: np.ndarray
+                 ) -> np.ndarray:
+    """Per (user, basket start): when the visit that ended in that basket began (its events no
+    more than VISIT_GAP_SECONDS apart). Hiding from there keeps the views and carts that led to
+    the basket out of what a model sees: they would give its items away."""
+    mask = visible & np.isin(log.user, users)
+    user, time = log.user[mask], log.time[mask]
+    order = np.lexsort((time, user))
+    user, time = user[order], time[order]
+    new = np.r_[True, (user[1:] != user[:-1]) | (np.diff(time) > VISIT_GAP_SECONDS)]
+    began = time[np.maximum.accumulate(np.where(new, np.arange(len(time)), 0))]
+    visits = pd.DataFrame({"user": user, "time": time, "began": began})
+    lookup = visits.drop_duplicates(["user", "time"]).set_index(["user", "time"])["began"]
+    return lookup.reindex(pd.MultiIndex.from_arrays([users, starts])).to_numpy()
 
 
 def choose_protocol(judged: dict[str, int], requested: str = "auto") -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ml.ranking.hybrid import CONTENDERS
 from ml.ranking.training import TARGETS
 
 # Evaluation report key -> column header, in table order: the one list of what a table shows.
@@ -31,16 +32,24 @@ def metric_rows(report: dict) -> list[dict]:
             "users": values["users"],
         }
         for target in TARGETS
-        for model, values in report[target]["models"].items()
+        for model, values in sorted(report[target]["models"].items(), key=_contender_order)
     ]
+
+
+def _contender_order(entry: tuple[str, dict]) -> int:
+    """The hybrid first, then the sources in CONTENDERS order (stored JSON sorts keys)."""
+    return CONTENDERS.index(entry[0]) if entry[0] in CONTENDERS else len(CONTENDERS)
 
 
 def bucket_table(report: dict, target: str = "all") -> str:
     """NDCG@10 per history-length bucket (rows) and contender (columns) of one target."""
     buckets = report[target]["buckets"]
     frame = pd.DataFrame.from_dict(buckets, orient="index")
+    frame = frame[["users", *sorted((c for c in frame.columns if c != "users"),
+                                    key=lambda name: _contender_order((name, {})))]]
     frame.index.name = "prior interactions"
-    return frame.to_markdown(floatfmt=".4f")
+    # the bucket, then users (a count, not a metric), then each contender's NDCG@10
+    return frame.to_markdown(floatfmt=("", ".0f", *[".4f"] * (frame.shape[1] - 1)))
 
 
 def metric_table(report: dict) -> str:

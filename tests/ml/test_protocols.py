@@ -103,3 +103,19 @@ def test_a_user_s_visible_events_all_come_before_their_cutoff(shop):
         split = last_basket_split(log, windows, stage)
         assert (log.time[split.visible] < split.user_cutoffs[log.user[split.visible]]).all()
         assert np.array_equal(split.visible, log.time < split.user_cutoffs[log.user])
+
+
+def test_the_visit_that_led_to_a_held_out_basket_is_hidden_with_it():
+    """dave views i1 and carts it ten minutes before buying it: those events would give the
+    held-out basket away, so the cutoff moves to the visit's start; his view days before stays."""
+    rows = [("dave", 2, "view", 1, None), ("dave", 0, "purchase", 2, "d1"),
+            ("dave", 1, "view", 5 - 20 / 1440, None), ("dave", 1, "add_to_cart", 5 - 10 / 1440,
+                                                         None),
+            ("dave", 1, "purchase", 5, "d2")]
+    catalog, log = tiny_shop(rows, 3)
+    start = float(log.time.min())
+    windows = Windows(validation_start=start, test_start=start, as_of=start + 6 * DAY)
+    split = last_basket_split(log, windows, "test")
+    assert split.truth == {0: {1}}
+    assert split.user_cutoffs[0] == pytest.approx(start + (4 - 20 / 1440) * DAY)  # the view
+    assert sorted(log.event[split.visible].tolist()) == [0, 3]  # the day-0 view, the d1 purchase

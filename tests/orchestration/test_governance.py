@@ -13,6 +13,7 @@ import pytest
 from orchestration.lib.governance import write_governance_page
 from orchestration.lib.tables import (
     METRIC_HEADERS,
+    bucket_table,
     drift_column_table,
     metric_rows,
     metric_table,
@@ -255,3 +256,13 @@ def test_drift_column_table_formats_scores_and_marks_columns_without_values():
     assert cells[0] == ["column", "kind", "method", "score", "threshold", "drifted"]
     assert cells[2] == ["recency_days", "num", "wasserstein", "0.235", "0.10", "yes"]
     assert cells[3] == ["segment", "cat", "jensenshannon", "no values", "0.10", "no"]
+
+
+def test_bucket_table_shows_users_as_counts_and_ndcg_per_contender():
+    report = {"all": {"buckets": {"1": {"users": 3, "hybrid": 0.5, "als": 0.25},
+                                  "16+": {"users": 1052, "hybrid": 0.369, "als": 0.26}}}}
+    lines = bucket_table(report).splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == [
+        "prior interactions", "users", "hybrid", "als"]
+    assert [c.strip() for c in lines[3].strip("|").split("|")] == ["16+", "1052", "0.3690",
+                                                                   "0.2600"]
