@@ -157,27 +157,11 @@ def fit(model: str, settings: dict, counts, bought):
                                                        calculate_training_loss=False, **settings)
         with threadpool_limits(1, "blas"):
             als.fit(counts, show_progress=False)
-
-        def recommend(users, exclude):
-            if exclude is None:
-                ids, _ = als.recommend(users, counts[users], N=20,
-                                       filter_already_liked_items=False)
-            else:
-                ids, _ = _implicit_excluding(als, users, counts, exclude)
-            return [row.tolist() for row in ids]
-        return recommend
+        return _implicit_recommend(als, counts)
     if model == "implicit item-kNN (BM25)":
         knn = implicit.nearest_neighbours.BM25Recommender(K=settings["K"], num_threads=1)
         knn.fit(counts, show_progress=False)
-
-        def recommend(users, exclude):
-            if exclude is None:
-                ids, _ = knn.recommend(users, counts[users], N=20,
-                                       filter_already_liked_items=False)
-            else:
-                ids, _ = _implicit_excluding(knn, users, counts, exclude)
-            return [row.tolist() for row in ids]
-        return recommend
+        return _implicit_recommend(knn, counts)
     if model == "EASE":
         presence = (counts > 0).astype(np.float64)
         gram = (presence.T @ presence).toarray()
@@ -208,6 +192,17 @@ def fit(model: str, settings: dict, counts, bought):
                     for u in users.tolist()]
         return recommend
     raise ValueError(model)
+
+
+def _implicit_recommend(model, counts):
+    """`recommend(users, exclude)` of a fitted implicit model: its top 20 per user."""
+    def recommend(users, exclude):
+        if exclude is None:
+            ids, _ = model.recommend(users, counts[users], N=20, filter_already_liked_items=False)
+        else:
+            ids, _ = _implicit_excluding(model, users, counts, exclude)
+        return [row.tolist() for row in ids]
+    return recommend
 
 
 def _implicit_excluding(model, users, counts, exclude):

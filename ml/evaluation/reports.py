@@ -124,10 +124,12 @@ def assemble(views: list[dict]) -> dict:
 
 def _with_champion(validation: dict, refit: dict, contender: str) -> dict:
     """`validation` with a `CHAMPION` row per target: the champion's contender, refit."""
-    return {target: {**entry, "models": {**entry["models"],
-                                         CHAMPION: refit[target]["models"][contender]}}
-            if contender in refit[target]["models"] else entry
-            for target, entry in ((t, validation[t]) for t in TARGETS)}
+    with_champion = {}
+    for target in TARGETS:
+        entry, row = validation[target], refit[target]["models"].get(contender)
+        with_champion[target] = (entry if row is None else
+                                 {**entry, "models": {**entry["models"], CHAMPION: row}})
+    return with_champion
 
 
 def _evaluate_protocols(log: EventLog, catalog: Catalog, windows: Windows,
