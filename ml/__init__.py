@@ -4,6 +4,8 @@
     schema.py, data.py     the data contract's columns; interactions as arrays, time windows
     sources/               adapters onto the contract, its validation, the synthetic store and
                            the simulated next days (data nobody has to download)
+    point_in_time.py       the splits' cutoffs for dbt, and the point-in-time features dbt
+                           builds for them (models/features), read as arrays
     candidates.py          nine candidate sources (ALS, content, co-purchase, item-kNN, EASE,
                            sequence, repeat, trending, segment) in one CandidateIndex
     neighbors.py           the item-to-item matrices of the neighbour sources

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from ml.data import EVENT_CODES, SECONDS_PER_DAY, Catalog, EventLog
+from ml.data import Catalog, EventLog
 from ml.kernels import factor_scores, top_k_rows
 from ml.neighbors import (
     content_neighbors,
@@ -39,6 +39,7 @@ from ml.neighbors import (
     recent_profile,
     sequence_neighbors,
 )
+from ml.point_in_time import PointInTimeFeatures
 
 SOURCES = ("als", "content", "copurchase", "itemknn", "ease", "sequence", "repeat", "trending",
            "segment")
@@ -60,8 +61,6 @@ class AlsParams:
 @dataclass(frozen=True)
 class CandidateParams:
     per_source: int = 40  # candidates each source proposes per user
-    half_life_days: float = 30.0  # time decay of interaction weights
-    trending_half_life_days: float = 7.0
     neighbors: int = 50  # item-to-item neighbours kept per item (every NEIGHBOR_SOURCES one)
     itemknn_k: int = 50  # neighbours the itemknn source keeps per item (<= 200: serving cost)
     itemknn_k1: float = 1.2  # BM25 term saturation
@@ -191,42 +190,20 @@ def fit_index(
     cutoff: float,
     als: AlsParams,
     params: CandidateParams,
-    user_cutoffs: np.ndarray | None = None,
+    features: PointInTimeFeatures,
 ) -> CandidateIndex:
-    """Learn every source from `log.before(cutoff)` only.
-
-    `user_cutoffs` (seconds, one per user of `log`), when given, is each user's own "now": the
-    time their decay, recency and day counts are measured from (per-user protocols hold out each
-    user's latest basket, so each user has a cutoff of their own). Popularity and trending are
-    of the whole shop and always measured from `cutoff`."""
+    """Learn every source from `log.before(cutoff)` and the split's point-in-time `features`
+    (ml.point_in_time): the confidence ALS and the neighbour sources learn from, purchases,
+    popularity and trending are dbt's, as of the same cutoffs; the event order (co-purchase,
+    sequence) is the log's."""
     log = log.before(cutoff)
     n_items = catalog.size
-    now = np.full(log.n_users, cutoff) if user_cutoffs is None else np.asarray(user_cutoffs)
-    age_days = (now[log.user] - log.time) / SECONDS_PER_DAY
-    decay = np.exp(-np.log(2) * age_days / params.half_life_days).astype(np.float32)
-    history = log.matrix(log.weight * decay, n_items)
-    history.data = np.maximum(history.data, 0)  # returns and removals never go below nothing
-    history.eliminate_zeros()
-    is_purchase = log.event == EVENT_CODES["purchase"]
-    purchases = log.matrix(np.where(is_purchase, decay, 0).astype(np.float32), n_items)
-    purchase_counts = log.matrix(is_purchase.astype(np.float32), n_items)
-    purchases.eliminate_zeros()
-    purchase_counts.eliminate_zeros()
+    if features.history.shape != (log.n_users, n_items):
+        raise ValueError(f"features {features.key}: {features.history.shape} users x items, "
+                         f"the log and catalog have {(log.n_users, n_items)}")
+    history = features.history
     user_factors, item_factors = fit_als(history, als)
-
-    shop_age_days = (cutoff - log.time) / SECONDS_PER_DAY
-    positive = np.maximum(log.weight, 0)
-    popularity = np.bincount(
-        log.item, weights=positive * np.exp(-np.log(2) * shop_age_days / params.half_life_days),
-        minlength=n_items)
-    trending = np.bincount(
-        log.item,
-        weights=positive * np.exp(-np.log(2) * shop_age_days / params.trending_half_life_days),
-        minlength=n_items,
-    )
     categories, category_codes = np.unique(catalog.category, return_inverse=True)
-    user_category = _user_category(history, category_codes, len(categories))
-    share = user_category / np.maximum(user_category.sum(axis=1, keepdims=True), 1e-12)
     ease, _ = ease_neighbors(history, params.neighbors, params.ease_l2, params.ease_max_items)
     return CandidateIndex(
         cutoff=cutoff,
@@ -234,9 +211,9 @@ def fit_index(
         catalog=catalog,
         user_ids=log.user_ids,
         history=history,
-        purchases=purchases,
-        purchase_counts=purchase_counts,
-        last_seen_days=_last_seen_days(log, n_items, now),
+        purchases=features.purchases,
+        purchase_counts=features.purchase_counts,
+        last_seen_days=features.last_seen_days,
         user_factors=user_factors,
         item_factors=item_factors,
         content_neighbors=content_neighbors(catalog, params.neighbors),
@@ -247,15 +224,16 @@ def fit_index(
         sequence_neighbors=sequence_neighbors(log, n_items, params.neighbors,
                                               params.sequence_window),
         recent=recent_profile(log, n_items, params.sequence_window),
-        popularity=popularity,
-        trending=trending,
-        user_segment=user_category.argmax(axis=1),
+        popularity=features.item_stats["i_popularity"].to_numpy(),
+        trending=features.item_stats["i_trending"].to_numpy(),
+        # the favourite category: the largest share of the user's confidence (0 without any)
+        user_segment=features.user_category_share.argmax(axis=1),
         category_codes=category_codes,
         categories=categories,
-        item_stats=_item_stats(log, catalog, cutoff, popularity, trending),
-        user_stats=_user_stats(log, now, purchase_counts),
-        user_category_share=share,
-        user_category_days=_user_category_days(log, category_codes, len(categories), now),
+        item_stats=features.item_stats,
+        user_stats=features.user_stats,
+        user_category_share=features.user_category_share,
+        user_category_days=features.user_category_days,
     )
 
 
@@ -289,88 +267,3 @@ def _dense(scores) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)
 
 
-def _user_category(history: sp.csr_matrix, codes: np.ndarray, n: int) -> np.ndarray:
-    to_category = sp.csr_matrix(
-        (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), n)
-    )
-    return np.asarray((history @ to_category).todense())
-
-
-def _last_seen_days(log: EventLog, n_items: int, now: np.ndarray) -> sp.csr_matrix:
-    frame = pd.DataFrame({"user": log.user, "item": log.item, "time": log.time})
-    last = frame.groupby(["user", "item"], sort=False)["time"].max().reset_index()
-    days = 1.0 + (now[last["user"].to_numpy()] - last["time"].to_numpy()) / SECONDS_PER_DAY
-    return sp.csr_matrix(
-        (days.astype(np.float32), (last["user"], last["item"])), shape=(log.n_users, n_items)
-    )
-
-
-def _user_category_days(log: EventLog, codes: np.ndarray, n: int, now: np.ndarray) -> np.ndarray:
-    days = np.full((log.n_users, n), np.nan, dtype=np.float32)
-    frame = pd.DataFrame({"user": log.user, "category": codes[log.item], "time": log.time})
-    last = frame.groupby(["user", "category"], sort=False)["time"].max().reset_index()
-    users = last["user"].to_numpy()
-    days[users, last["category"]] = (now[users] - last["time"].to_numpy()) / SECONDS_PER_DAY
-    return days
-
-
-def _item_stats(
-    log: EventLog, catalog: Catalog, cutoff: float, popularity: np.ndarray, trending: np.ndarray
-) -> pd.DataFrame:
-    n = catalog.size
-    count = {
-        name: np.bincount(log.item[log.event == code], minlength=n)
-        for name, code in EVENT_CODES.items()
-    }
-    buyers = pd.DataFrame({"user": log.user, "item": log.item})[
-        log.event == EVENT_CODES["purchase"]
-    ]
-    per_buyer = buyers.groupby(["item", "user"]).size()
-    repeat_buyers = (per_buyer >= 2).groupby(level="item").mean()
-    return pd.DataFrame(
-        {
-            "i_popularity": np.log1p(popularity),
-            "i_trending": np.log1p(trending),
-            "i_purchases": count["purchase"],
-            "i_views": count["view"],
-            "i_conversion": np.where(
-                count["view"] > 0, count["purchase"] / np.maximum(count["view"], 1), np.nan
-            ),
-            "i_repeat_buyer_share": repeat_buyers.reindex(np.arange(n)).to_numpy(),
-            "i_price": catalog.price,
-            "i_age_days": np.where(
-                catalog.created_at > 0, (cutoff - catalog.created_at) / SECONDS_PER_DAY, np.nan
-            ),
-        }
-    )
-
-
-def _user_stats(log: EventLog, now: np.ndarray, purchase_counts: sp.csr_matrix) -> pd.DataFrame:
-    n = log.n_users
-    bought = log.event == EVENT_CODES["purchase"]
-    last = np.full(n, -np.inf)
-    np.maximum.at(last, log.user, log.time)
-    last[np.isinf(last)] = np.nan
-    spend = np.bincount(
-        log.user[bought],
-        weights=np.nan_to_num(log.price[bought]) * log.quantity[bought],
-        minlength=n,
-    )
-    priced = bought & ~np.isnan(log.price)
-    price_sum = np.bincount(log.user[priced], weights=log.price[priced], minlength=n)
-    price_n = np.bincount(log.user[priced], minlength=n)
-    n_purchases = np.bincount(log.user[bought], minlength=n)
-    repeated = np.asarray((purchase_counts >= 2).sum(axis=1)).ravel()
-    distinct_bought = np.diff(purchase_counts.indptr)
-    return pd.DataFrame(
-        {
-            "u_events": np.bincount(log.user, minlength=n),
-            "u_purchases": n_purchases,
-            "u_days_since_last": (now - last) / SECONDS_PER_DAY,
-            "u_monetary": spend,
-            "u_avg_price": np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan),
-            "u_repeat_item_share": np.where(
-                distinct_bought > 0, repeated / np.maximum(distinct_bought, 1), np.nan
-            ),
-        }
-    )

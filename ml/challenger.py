@@ -20,6 +20,7 @@ from ml.data import Catalog, EventLog, Windows
 from ml.evaluation.protocols import serve_split
 from ml.evaluation.reports import model_card
 from ml.monitoring import REFERENCE_DIR, ReferenceSnapshot, build_reference
+from ml.point_in_time import FeatureStore
 from ml.ranking.hybrid import Recommender
 from ml.ranking.training import TrainingParams, train
 
@@ -45,11 +46,12 @@ class Marts:
 
 
 def build_challenger(log: EventLog, catalog: Catalog, windows: Windows, evaluation: dict,
-                     marts: Marts, run_id: str, code_version: str) -> Challenger:
+                     marts: Marts, features: FeatureStore, run_id: str, code_version: str
+                     ) -> Challenger:
     """The selected contender refit on every event up to as_of (the hybrid's ranker labelled with
     each customer's latest basket)."""
     params = TrainingParams.from_dict(evaluation["params"])
-    model = train(log, catalog, serve_split(log, windows.as_of + 1), params,
+    model = train(log, catalog, serve_split(log, windows.as_of + 1), params, features,
                   evaluation["contender"])
     reference = build_reference(model, marts.user_features, marts.item_features,
                                 marts.interactions, datetime.utcfromtimestamp(windows.as_of))

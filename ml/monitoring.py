@@ -35,10 +35,11 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from ml.candidates import fit_index
 from ml.data import Catalog, EventLog
+from ml.evaluation.protocols import serve_split
+from ml.point_in_time import FeatureStore
 from ml.ranking.hybrid import Recommender
-from ml.ranking.training import TrainingParams
+from ml.ranking.training import TrainingParams, fit_split_index
 
 REFERENCE_DIR = "reference"  # inside a model bundle
 
@@ -296,12 +297,14 @@ def prediction_sample(
 
 
 def champion_on_current_data(
-    booster: xgb.Booster, params: dict, log: EventLog, catalog: Catalog, as_of: float
+    booster: xgb.Booster, params: dict, log: EventLog, catalog: Catalog, as_of: float,
+    features: FeatureStore,
 ) -> Recommender:
     """The champion's ranker over a candidate index refit, with the champion's settings
-    (`params`, its model card's), on every event up to `as_of`: what it would score today."""
+    (`params`, its model card's), on every event up to `as_of` (the "serve" split's features):
+    what it would score today."""
     settings = TrainingParams.from_dict(params)
-    index = fit_index(log, catalog, as_of + 1, settings.als, settings.candidates)
+    index = fit_split_index(log, catalog, serve_split(log, as_of + 1), settings, features)
     return Recommender(index, booster)
 
 

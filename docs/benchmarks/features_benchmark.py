@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MARTS = ("ml_user_item_interactions", "ml_user_features", "ml_item_features")
+MARTS = ("ml_pit_user_item_features", "ml_pit_user_features", "ml_pit_item_features")
 ROWS = ("raw events", "loaded events", "quarantined", *MARTS)
 MEMORY = {
     "self_mib": "python MiB",

@@ -34,6 +34,7 @@ from ml.data import EVENT_CODES, EventLog, Windows, relevant_purchases
 
 PROTOCOLS = ("calendar", "last_basket")
 STAGES = ("validation", "test")
+VALIDATION_FOLDS = 2  # time-based cross-validation: validation folds 0 and 1 (tuning)
 # auto: the calendar protocol headlines when it judges at least this share of the customers the
 # last-basket protocol judges on the test stage; else `last_basket` does.
 CALENDAR_MIN_SHARE = 0.25
@@ -50,6 +51,8 @@ class Split:
     cutoff: float  # the shop's "now" (seconds): popularity and trending are measured from it
     user_cutoffs: np.ndarray | None  # per user "now" (seconds), or None: `cutoff` for everyone
     truth: dict[int, set[int]]  # customer -> items bought in the target (no guests)
+    # The split's name, and its point-in-time features' cutoff_id (ml.point_in_time)
+    key: str
 
     def now(self, n_users: int) -> np.ndarray:
         """Each user's "now": their own cutoff, else the shop's."""
@@ -60,7 +63,7 @@ class Split:
 
 def serve_split(log: EventLog, cutoff: float) -> Split:
     """Everything before `cutoff` visible, nothing to judge: what a served model is fit on."""
-    return Split("calendar", "serve", log.time < cutoff, cutoff, None, {})
+    return Split("calendar", "serve", log.time < cutoff, cutoff, None, {}, "serve")
 
 
 def calendar_split(log: EventLog, windows: Windows, stage: str, fold: int = 0) -> Split:
@@ -75,7 +78,7 @@ def calendar_split(log: EventLog, windows: Windows, stage: str, fold: int = 0) -
         "test": (windows.test_start, windows.as_of),
     }[stage]
     return Split("calendar", stage, log.time < start, start, None,
-                 relevant_purchases(log, start, end))
+                 relevant_purchases(log, start, end), f"calendar/{stage}/{fold}")
 
 
 def last_basket_split(log: EventLog, windows: Windows, stage: str, fold: int = 0) -> Split:
@@ -86,7 +89,8 @@ def last_basket_split(log: EventLog, windows: Windows, stage: str, fold: int = 0
     everything = np.ones(len(log), dtype=bool)
     visible, user_cutoffs, truth = hide_last_baskets(log, everything, hidden,
                                                      np.full(log.n_users, windows.as_of + 1))
-    return Split("last_basket", stage, visible, windows.as_of + 1, user_cutoffs, truth)
+    return Split("last_basket", stage, visible, windows.as_of + 1, user_cutoffs, truth,
+                 "serve" if stage == "serve" else f"last_basket/{stage}/{fold}")
 
 
 def protocol_split(log: EventLog, windows: Windows, protocol: str, stage: str, fold: int = 0
@@ -103,7 +107,8 @@ def per_user_labels(log: EventLog, split: Split) -> Split:
     their earlier events the features, their cutoff the basket's start."""
     visible, user_cutoffs, truth = hide_last_baskets(log, split.visible, 1,
                                                      split.now(log.n_users))
-    return Split(split.protocol, "labels", visible, split.cutoff, user_cutoffs, truth)
+    return Split(split.protocol, "labels", visible, split.cutoff, user_cutoffs, truth,
+                 f"{split.key}/labels")
 
 
 def hide_last_baskets(

@@ -9,6 +9,7 @@ from datetime import datetime
 from ml.data import Catalog, EventLog, Windows
 from ml.evaluation.protocols import PROTOCOLS, STAGES, headline_protocol, protocol_split
 from ml.evaluation.selection import CHAMPION, METRIC, select
+from ml.point_in_time import FeatureStore
 from ml.ranking.training import TARGETS, TrainingParams, evaluate, train
 
 
@@ -20,10 +21,10 @@ def tuning_report(best: TrainingParams, trials: list[dict], windows: Windows,
 
 
 def contender_results(log: EventLog, catalog: Catalog, windows: Windows,
-                      params: TrainingParams) -> dict:
+                      params: TrainingParams, features: FeatureStore) -> dict:
     """protocol -> stage -> `evaluate(...)`: `params` fit on the validation and test split of both
     protocols (one fit per split serves every contender), every contender judged."""
-    return _evaluate_protocols(log, catalog, windows, params, STAGES)
+    return _evaluate_protocols(log, catalog, windows, params, STAGES, features)
 
 
 def evaluation_report(
@@ -31,6 +32,7 @@ def evaluation_report(
     catalog: Catalog,
     windows: Windows,
     params: TrainingParams,
+    features: FeatureStore,
     champion: dict | None = None,
     protocol: str = "auto",
     results: dict | None = None,
@@ -42,7 +44,7 @@ def evaluation_report(
     tables are theirs."""
     headline_name, why = headline_protocol(log, windows, protocol)
     if results is None:
-        results = contender_results(log, catalog, windows, params)
+        results = contender_results(log, catalog, windows, params, features)
     contender, champion_ndcg = None, None
     if champion is None:
         selection = select({p: results[p]["validation"] for p in PROTOCOLS})
@@ -50,7 +52,8 @@ def evaluation_report(
         champion_params = TrainingParams.from_dict(champion["metadata"]["params"])
         champion_contender = champion["metadata"].get("contender", "hybrid")
         refit = (results if champion_params == params else
-                 _evaluate_protocols(log, catalog, windows, champion_params, ("validation",)))
+                 _evaluate_protocols(log, catalog, windows, champion_params, ("validation",),
+                                     features))
         selection = select({p: _with_champion(results[p]["validation"],
                                               refit[p]["validation"], champion_contender)
                             for p in PROTOCOLS})
@@ -58,7 +61,8 @@ def evaluation_report(
         if selection["winner"] == CHAMPION:  # keep the champion's settings, on newer data
             params, contender = champion_params, champion_contender
             results = {p: {"validation": refit[p]["validation"],
-                           "test": _evaluate_on(log, catalog, windows, params, p, "test")}
+                           "test": _evaluate_on(log, catalog, windows, params, p, "test",
+                                                features)}
                        for p in PROTOCOLS}
     contender = contender or selection["winner"]
     return {
@@ -133,8 +137,10 @@ def _with_champion(validation: dict, refit: dict, contender: str) -> dict:
 
 
 def _evaluate_protocols(log: EventLog, catalog: Catalog, windows: Windows,
-                        params: TrainingParams, stages: tuple[str, ...]) -> dict:
-    return {p: {stage: _evaluate_on(log, catalog, windows, params, p, stage) for stage in stages}
+                        params: TrainingParams, stages: tuple[str, ...], features: FeatureStore
+                        ) -> dict:
+    return {p: {stage: _evaluate_on(log, catalog, windows, params, p, stage, features)
+                for stage in stages}
             for p in PROTOCOLS}
 
 
@@ -149,13 +155,13 @@ def _score(evaluation: dict, contender: str) -> float | None:
 
 
 def _evaluate_on(log: EventLog, catalog: Catalog, windows: Windows, params: TrainingParams,
-                 protocol: str, stage: str) -> dict:
+                 protocol: str, stage: str, features: FeatureStore) -> dict:
     split = protocol_split(log, windows, protocol, stage)
     try:
-        model = train(log, catalog, split, params)
+        model = train(log, catalog, split, params, features)
         skipped = {}
     except ValueError as error:  # no label to learn a re-ranker from: the sources still compete
-        model = train(log, catalog, split, params, contender="popularity")
+        model = train(log, catalog, split, params, features, contender="popularity")
         skipped = {"hybrid": str(error)}
     return {**evaluate(model, split), "skipped": skipped}
 

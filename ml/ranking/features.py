@@ -1,8 +1,9 @@
 """The XGBoost learning-to-rank re-ranker over the union of candidates.
 
 Features describe a (user, candidate item) pair as of the candidate index's cutoff: what each source
-thought of it, the user's history with the item and its category, the user's RFM-style profile and
-the item's popularity, conversion and price relative to the user's usual spend. Labels are purchases
+thought of it, and the point-in-time features dbt built for the cutoff (`ml.point_in_time`): the
+user's history with the item and its category, the user's RFM-style profile and the item's
+popularity, conversion and price relative to the user's usual spend. Labels are purchases
 in a window after the cutoff; groups are users.
 """
 
@@ -16,25 +17,8 @@ import xgboost as xgb
 
 from ml.candidates import SOURCES, CandidateIndex
 from ml.kernels import pair_dots
+from ml.point_in_time import ITEM_STATS, USER_STATS
 
-USER_STATS = (
-    "u_events",
-    "u_purchases",
-    "u_days_since_last",
-    "u_monetary",
-    "u_avg_price",
-    "u_repeat_item_share",
-)
-ITEM_STATS = (
-    "i_popularity",
-    "i_trending",
-    "i_purchases",
-    "i_views",
-    "i_conversion",
-    "i_repeat_buyer_share",
-    "i_price",
-    "i_age_days",
-)
 FEATURES = (
     *[f"{s}_score" for s in SOURCES],
     *[f"{s}_rank" for s in SOURCES if s != "trending"],

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ml.candidates import SOURCES, AlsParams, CandidateIndex, CandidateParams, fit_index
-from ml.data import Catalog, EventLog, Windows
+from ml.data import Catalog, EventLog
 from ml.evaluation.metrics import ranking_report
 from ml.evaluation.protocols import Split, per_user_labels
+from ml.point_in_time import FeatureStore
 from ml.ranking.features import RankerParams, fit_ranker, labels_for, pair_features, score_pairs
 from ml.ranking.hybrid import (
     SOURCE_OF,
@@ -38,6 +39,9 @@ TARGETS = ("all", "new")
 K = 20  # recommendations scored per user (Recall@20 needs 20)
 # History-length buckets of the per-bucket report: prior interactions (events) of the user.
 BUCKETS = (("1", 1, 1), ("2-4", 2, 4), ("5-15", 5, 15), ("16+", 16, np.inf))
+# Settings older model cards carry that are now dbt's (vars decay_half_life_days,
+# trending_half_life_days: the point-in-time features): a champion's card still loads.
+RETIRED = ("half_life_days", "trending_half_life_days")
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,10 @@ class TrainingParams:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainingParams:
+        candidates = {k: v for k, v in values["candidates"].items() if k not in RETIRED}
         return cls(
             AlsParams(**values["als"]),
-            CandidateParams(**values["candidates"]),
+            CandidateParams(**candidates),
             RankerParams(**values["ranker"]),
         )
 
@@ -77,11 +82,6 @@ class TrainingParams:
         return TrainingParams.from_dict(stages)
 
 
-def default_params(windows: Windows) -> TrainingParams:
-    """The defaults, with the decay half-life the warehouse derived from the purchase rhythm."""
-    return TrainingParams(candidates=CandidateParams(half_life_days=windows.half_life_days))
-
-
 @dataclass
 class EvaluationSet:
     """Users, truth and the hybrid's candidate pairs with features, for one split and target."""
@@ -94,21 +94,22 @@ class EvaluationSet:
 
 
 def fit_split_index(
-    log: EventLog, catalog: Catalog, split: Split, params: TrainingParams
+    log: EventLog, catalog: Catalog, split: Split, params: TrainingParams, features: FeatureStore
 ) -> CandidateIndex:
-    """Every source, learned from what `split` lets a model see."""
+    """Every source, learned from what `split` lets a model see, with its point-in-time
+    features."""
     return fit_index(log.where(split.visible), catalog, split.cutoff, params.als,
-                     params.candidates, split.user_cutoffs)
+                     params.candidates, features.at(split, log, catalog))
 
 
 def ranker_training_set(
-    log: EventLog, catalog: Catalog, split: Split, params: TrainingParams
+    log: EventLog, catalog: Catalog, split: Split, params: TrainingParams, features: FeatureStore
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, labels and group (user) per candidate pair: each user's last visible basket is
     the label, the index fit on what came before; at most `max_groups` users, drawn from each
     history-length bucket in proportion to its size."""
     labels = per_user_labels(log, split)
-    index = fit_split_index(log, catalog, labels, params)
+    index = fit_split_index(log, catalog, labels, params, features)
     users = stratified_sample(_known(index, labels.truth), history_lengths(index),
                               params.ranker.max_groups, params.ranker.seed)
     pairs = index.candidates(users)
@@ -116,13 +117,13 @@ def ranker_training_set(
 
 
 def train(log: EventLog, catalog: Catalog, split: Split, params: TrainingParams,
-          contender: str = "hybrid") -> Recommender:
+          features: FeatureStore, contender: str = "hybrid") -> Recommender:
     """`contender` fit on what `split` lets it see: the hybrid with its re-ranker, or one source."""
-    index = fit_split_index(log, catalog, split, params)
+    index = fit_split_index(log, catalog, split, params, features)
     if contender != "hybrid":
         return Recommender(index, None, contender)
-    features, labels, users = ranker_training_set(log, catalog, split, params)
-    return Recommender(index, fit_ranker(features, labels, users, params.ranker))
+    pair_rows, labels, users = ranker_training_set(log, catalog, split, params, features)
+    return Recommender(index, fit_ranker(pair_rows, labels, users, params.ranker))
 
 
 def history_lengths(index: CandidateIndex) -> np.ndarray:

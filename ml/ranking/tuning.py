@@ -20,7 +20,9 @@ is always them, so tuning never returns worse than where it started, on these fo
   <= `MAX_TREE_WORK`, which bounds the ranker's cost per candidate at the defaults' 60 x 6 scale.
 
 The budget is trials per study and seconds for all of them (each study gets an equal share of
-what is left); every trial is kept, pruned ones included.
+what is left); every trial is kept, pruned ones included. The ranker's trials learn from at most
+`ranker_groups` users per fold (drawn by history-length bucket, as training draws them): a
+trial costs a third of a full fit, and the settings found train on `max_groups` users after.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ import optuna
 from ml.candidates import CandidateIndex, CandidateParams, fit_als
 from ml.data import Catalog, EventLog, Windows
 from ml.evaluation.metrics import ranking_report
-from ml.evaluation.protocols import Split, protocol_split
+from ml.evaluation.protocols import VALIDATION_FOLDS, Split, protocol_split
 from ml.neighbors import ease_neighbors, itemknn_neighbors, recent_profile, sequence_neighbors
+from ml.point_in_time import FeatureStore
 from ml.ranking.features import fit_ranker
 from ml.ranking.hybrid import Recommender, recommend_source
 from ml.ranking.training import (
@@ -51,7 +54,6 @@ from ml.ranking.training import (
 )
 
 MIN_JUDGED = 20  # customers a fold needs to count
-FOLDS = 2
 MAX_TREE_WORK = 480  # rounds x max_depth of the re-ranker
 STAGES = ("als", "itemknn", "ease", "sequence", "ranker")
 
@@ -67,6 +69,7 @@ class TuningBudget:
     ranker_trials: int = 6
     seconds: float = 120.0
     seed: int = 7
+    ranker_groups: int = 2000  # users each ranker trial learns from, per fold
 
 
 @dataclass
@@ -83,11 +86,12 @@ def tune(
     protocol: str,
     base: TrainingParams,
     budget: TuningBudget,
+    features: FeatureStore,
     progress=print,
 ) -> tuple[TrainingParams, list[dict]]:
     """The best settings per study and every trial; `progress` gets a line after each trial."""
     deadline = time.monotonic() + budget.seconds
-    folds = tuning_folds(log, catalog, windows, protocol, base)
+    folds = tuning_folds(log, catalog, windows, protocol, base, features)
     trials: list[dict] = []
     best = base
     if not folds:
@@ -99,7 +103,9 @@ def tune(
     for n, stage in enumerate(studies):
         seconds = max(deadline - time.monotonic(), 0.0) / (len(studies) - n)
         try:
-            objective = (_ranker_objective(log, catalog, folds, best) if stage == "ranker"
+            objective = (_ranker_objective(log, catalog, folds, best, features,
+                                           budget.ranker_groups)
+                         if stage == "ranker"
                          else _source_objective(stage, log, catalog, folds, best))
         except ValueError as error:  # e.g. no basket to label a re-ranker with on these folds
             progress(f"tuning {stage}: skipped ({error})")
@@ -123,12 +129,12 @@ def tune(
 
 
 def tuning_folds(log: EventLog, catalog: Catalog, windows: Windows, protocol: str,
-                 params: TrainingParams) -> list[Fold]:
+                 params: TrainingParams, features: FeatureStore) -> list[Fold]:
     """The folds that judge at least MIN_JUDGED customers (fold 1 only when fold 0 does)."""
     folds = []
-    for number in range(FOLDS):
+    for number in range(VALIDATION_FOLDS):
         split = protocol_split(log, windows, protocol, "validation", fold=number)
-        index = fit_split_index(log, catalog, split, params)
+        index = fit_split_index(log, catalog, split, params, features)
         judged = {target: evaluation_set(index, split, target, with_pairs=False)
                   for target in TARGETS}
         if min(len(data.users) for data in judged.values()) < MIN_JUDGED:
@@ -158,24 +164,26 @@ def _source_objective(stage: str, log: EventLog, catalog: Catalog, folds: list[F
 
 
 def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
-                      params: TrainingParams):
+                      params: TrainingParams, features: FeatureStore, groups: int):
     """A trial of the ranker's settings: the hybrid over the folds, on candidates and labels of
-    the tuned sources (computed once per fold)."""
+    the tuned sources (computed once per fold, for at most `groups` users)."""
     prepared = []
+    sampled = replace(params, ranker=replace(params.ranker,
+                                             max_groups=min(groups, params.ranker.max_groups)))
     for fold in folds:
-        index = fit_split_index(log, catalog, fold.split, params)
-        features, labels, users = ranker_training_set(log, catalog, fold.split, params)
-        if not (labels > 0).any():
+        index = fit_split_index(log, catalog, fold.split, params, features)
+        training_set = ranker_training_set(log, catalog, fold.split, sampled, features)
+        if not (training_set[1] > 0).any():
             raise ValueError(f"labels: no candidate was bought in fold {len(prepared)}'s labels")
         judged = {target: evaluation_set(index, fold.split, target) for target in TARGETS}
-        prepared.append((index, (features, labels, users), judged))
+        prepared.append((index, training_set, judged))
 
     def objective(trial: optuna.Trial) -> float:
         settings = _suggest("ranker", trial)
         ranker = replace(params.ranker, **settings)
         scores = []
-        for step, (index, (features, labels, users), judged) in enumerate(prepared):
-            model = Recommender(index, fit_ranker(features, labels, users, ranker))
+        for step, (index, (rows, labels, users), judged) in enumerate(prepared):
+            model = Recommender(index, fit_ranker(rows, labels, users, ranker))
             scores.append(float(np.mean([
                 ranking_report(data.truth, _hybrid_recommendations(model, data, target == "new"),
                                catalog.size)["ndcg@10"]

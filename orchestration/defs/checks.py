@@ -1,4 +1,5 @@
-"""Blocking data-quality gates: a Great Expectations suite per raw table and per feature mart, and
+"""Blocking data-quality gates: a Great Expectations suite per raw table and per table the models
+read (the point-in-time features, and the marts of the drift reference), and
 the share of each raw table's rows that validation quarantined.
 
 A failing gate fails its check with severity ERROR, and Dagster then skips every asset downstream,
@@ -14,6 +15,7 @@ import pandas as pd
 
 from expectations.suites import SUITES, SuiteParams, quarantine_breaches
 from expectations.validate import run_suite
+from ml.point_in_time import TABLES
 from ml.schema import RAW_TABLES
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.reports import ReportStore
@@ -24,10 +26,14 @@ GATED_TABLES: dict[str, tuple[dg.AssetKey, str]] = {
     "raw_events": (dg.AssetKey("raw_events"), "raw.events"),
     "raw_products": (dg.AssetKey("raw_products"), "raw.products"),
     "raw_customers": (dg.AssetKey("raw_customers"), "raw.customers"),
+    # What the models read: the served fit's rows (every other cutoff's rows are the same
+    # definition over fewer events).
     **{
-        mart: (mart_key(mart), f"main.{mart}")
-        for mart in ("ml_user_item_interactions", "ml_user_features", "ml_item_features")
+        table: (mart_key(table), f"(select * from main.{table} where cutoff_id = 'serve')")
+        for table in TABLES.values()
     },
+    # What the challenger's drift reference is taken from.
+    **{mart: (mart_key(mart), f"main.{mart}") for mart in ("ml_user_features", "ml_item_features")},
 }
 
 _DEFAULT = {f.name: f.default for f in fields(SuiteParams)}

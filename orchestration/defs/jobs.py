@@ -14,8 +14,9 @@ build_tailor_job = dg.define_asset_job(
 # Raw source -> validated feature marts, no models (the features benchmark; data-only refreshes).
 build_features_job = dg.define_asset_job(
     name="build_features_job",
-    selection=dg.AssetSelection.groups("ingest", "staging", "intermediate", "marts"),
-    description="Load the configured source, run the dbt transforms and the data-quality gates.",
+    selection=dg.AssetSelection.groups("ingest", "staging", "intermediate", "marts", "features"),
+    description="Load the configured source, run the dbt transforms (the point-in-time features "
+    "included) and the data-quality gates.",
 )
 
 # A new batch of data arriving (`tailor simulate-drift`; a shop's loader): raw_shop_data with

@@ -7,7 +7,7 @@ import time
 import dagster as dg
 
 TAILOR_GATES = ("_pass_suite", "_within_limits", "_beats_champion")  # a line even when they pass
-DBT_STEP = "transforms_dbt_assets"
+DBT_STEPS = ("transforms_dbt_assets", "point_in_time_dbt_assets")  # dbt chatter: the run log
 
 
 class _ProgressHandler(logging.Handler):
@@ -22,7 +22,7 @@ class _ProgressHandler(logging.Handler):
         if event is None:
             # An asset's own progress (context.log, e.g. model_tuning's trial lines); dbt's
             # per-model chatter stays in the run log.
-            if step and step != DBT_STEP and record.levelno >= logging.INFO:
+            if step and step not in DBT_STEPS and record.levelno >= logging.INFO:
                 print(f"      {step}: {meta.get('orig_message', record.getMessage())}",
                       file=sys.stderr, flush=True)
             return

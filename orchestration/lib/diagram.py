@@ -17,7 +17,8 @@ import dagster as dg
 from orchestration.defs.loggers import TAILOR_GATES
 
 DBT_GROUPS = ("staging", "marts")
-GROUP_ORDER = ("ingest", "staging", "marts", "ranking", "serving", "monitoring")
+GROUP_ORDER = ("ingest", "staging", "intermediate", "marts", "features", "ranking", "serving",
+               "monitoring")
 
 
 def mermaid(defs: dg.Definitions) -> str:

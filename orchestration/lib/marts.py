@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ml.challenger import Marts
 from ml.data import Catalog, EventLog, Windows
+from ml.point_in_time import FeatureStore
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 
@@ -13,6 +14,11 @@ def training_data(warehouse: DuckDBWarehouse) -> tuple[EventLog, Catalog, Window
     catalog = Catalog.from_products(warehouse.read_table("main.dim_products"))
     log = EventLog.from_interactions(warehouse.read_table("main.fct_interactions"), catalog)
     return log, catalog, Windows.from_split(warehouse.read_table("main.ml_temporal_split"))
+
+
+def point_in_time(warehouse: DuckDBWarehouse) -> FeatureStore:
+    """The point-in-time features (main.ml_pit_*) of the cutoffs feature_cutoffs listed."""
+    return FeatureStore(warehouse.query)
 
 
 def challenger_marts(warehouse: DuckDBWarehouse) -> Marts:

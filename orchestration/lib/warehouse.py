@@ -44,9 +44,9 @@ class DuckDBWarehouse(dg.ConfigurableResource):
         with self.connect() as con:
             return con.execute(f"select * from {relation}").df()
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         with self.connect() as con:
-            return con.execute(sql).df()
+            return con.execute(sql, parameters).df()
 
     def as_of(self) -> datetime:
         """The reference time of the current load (raw.load_info)."""

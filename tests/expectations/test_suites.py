@@ -24,13 +24,52 @@ def good_raw(rees46_file):
 def mart_frames() -> dict[str, pd.DataFrame]:
     users = [f"u{i}" for i in range(6)]
     return {
-        "ml_user_item_interactions": pd.DataFrame(
+        "ml_pit_user_item_features": pd.DataFrame(
             {
+                "cutoff_id": "serve",
                 "user_id": users * 2,
                 "item_id": [f"i{i % 4}" for i in range(12)],
-                "interaction_score": [1.0, 0.5, 2.0, 0.0, 3.5, 1.2] * 2,
+                "ui_confidence": [1.0, 0.5, 2.0, 0.0, 3.5, 1.2] * 2,
+                "ui_decayed_purchases": [0.5, 0.0, 1.0, 0.0, 0.0, 0.9] * 2,
+                "ui_purchases": [1, 0, 2, 0, 0, 1] * 2,
+                "ui_days_since_last": [0.5, 3.0, 10.0, 40.0, 95.0, 1.0] * 2,
             }
         ).drop_duplicates(["user_id", "item_id"]),
+        "ml_pit_user_features": pd.DataFrame(
+            {
+                "cutoff_id": "serve",
+                "user_id": users,
+                "u_events": [3, 1, 9, 4, 2, 12],
+                "u_purchases": [1, 0, 5, 2, 1, 8],
+                "u_days_since_last": [0.5, 3, 10, 40, 95, 1],
+                "u_monetary": [10.0, 0, 99.5, 20, 5, 300],
+                "u_avg_price": [10.0, None, 19.9, 10, 5, 37.5],
+                "u_repeat_item_share": [0.0, None, 0.5, 1.0, 0.0, 0.25],
+            }
+        ),
+        "ml_pit_item_features": pd.DataFrame(
+            {
+                "cutoff_id": "serve",
+                "item_id": ["i0", "i1", "i2", "i3"],
+                "i_popularity": [10.0, 3, 0, 1],
+                "i_trending": [4.0, 1, 0, 1],
+                "i_purchases": [3, 1, 0, 2],
+                "i_views": [30, 2, 0, 2],
+                "i_conversion": [0.1, 0.5, None, 1.0],
+                "i_repeat_buyer_share": [0.5, 0.0, None, 0.0],
+                "i_price": [9.99, 20.0, 3.5, None],
+                "i_age_days": [100.0, 3.0, None, 40.0],
+            }
+        ),
+        "ml_pit_user_category_features": pd.DataFrame(
+            {
+                "cutoff_id": "serve",
+                "user_id": users,
+                "category": ["home", "toys", "home", "home", "garden", "toys"],
+                "uc_share": [1.0, 0.25, 0.75, 1.0, 0.0, 1.0],
+                "uc_days_since_last": [0.5, 3, 10, 40, 95, 1],
+            }
+        ),
         "ml_user_features": pd.DataFrame(
             {
                 "user_id": users,
@@ -87,9 +126,7 @@ def test_raw_events_suite_fails_on_broken_data(good_raw, breakage, failed_expect
     assert failed_expectation in {f.expectation for f in summary.failures}
 
 
-@pytest.mark.parametrize(
-    "table", ["ml_user_item_interactions", "ml_user_features", "ml_item_features"]
-)
+@pytest.mark.parametrize("table", [t for t in SUITES if not t.startswith("raw_")])
 def test_mart_suites_pass_on_good_features(table):
     summary = run_suite(SUITES[table](PARAMS), mart_frames()[table])
     assert summary.success, summary.describe_failures()
@@ -98,18 +135,24 @@ def test_mart_suites_pass_on_good_features(table):
 @pytest.mark.parametrize(
     ("table", "breakage", "column"),
     [
-        (
-            "ml_user_item_interactions",
-            lambda f: f.assign(interaction_score=-1.0),
-            "interaction_score",
-        ),
-        ("ml_user_item_interactions", lambda f: pd.concat([f, f.head(2)]), None),
+        ("ml_pit_user_item_features", lambda f: f.assign(ui_confidence=-1.0), "ui_confidence"),
+        # confidence 0 almost everywhere: broken weights or decay
+        ("ml_pit_user_item_features", lambda f: f.assign(ui_confidence=0.0), "ui_confidence"),
+        ("ml_pit_user_item_features", lambda f: f.assign(ui_days_since_last=-2.0),
+         "ui_days_since_last"),
+        ("ml_pit_user_features", lambda f: f.assign(u_purchases=f["u_events"] + 1), None),
+        ("ml_pit_user_features", lambda f: f.assign(u_repeat_item_share=1.5),
+         "u_repeat_item_share"),
+        ("ml_pit_user_features", lambda f: f.assign(u_days_since_last=None), "u_days_since_last"),
+        ("ml_pit_item_features", lambda f: f.assign(i_popularity=-f["i_popularity"] - 1),
+         "i_popularity"),
+        ("ml_pit_item_features", lambda f: f.assign(i_conversion=3.0), "i_conversion"),
+        ("ml_pit_user_category_features", lambda f: f.assign(uc_share=2.0), "uc_share"),
         (
             "ml_user_features",
             lambda f: f.assign(conversion_rate=f["conversion_rate"] * 3),
             "conversion_rate",
         ),
-        ("ml_user_features", lambda f: f.assign(segment="vip"), "segment"),
         ("ml_user_features", lambda f: f.assign(top_category=None), "top_category"),
         ("ml_user_features", lambda f: f.assign(recency_score=7), "recency_score"),
         (
@@ -117,7 +160,6 @@ def test_mart_suites_pass_on_good_features(table):
             lambda f: f.assign(popularity_score=-f["popularity_score"] - 1),
             "popularity_score",
         ),
-        ("ml_item_features", lambda f: f.assign(price_band="luxury"), "price_band"),
     ],
 )
 def test_mart_suites_fail_on_broken_features(table, breakage, column):

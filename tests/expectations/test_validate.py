@@ -31,12 +31,16 @@ def items(**columns) -> pd.DataFrame:
     return frame.assign(**columns)
 
 
-def interactions() -> pd.DataFrame:
+def user_items() -> pd.DataFrame:
     return pd.DataFrame(
         {
+            "cutoff_id": "serve",
             "user_id": ["u0", "u1", "u2", "u3"],
             "item_id": ["i0", "i1", "i2", "i0"],
-            "interaction_score": [1.0, 0.5, 2.0, 3.5],
+            "ui_confidence": [1.0, 0.5, 2.0, 3.5],
+            "ui_decayed_purchases": [0.0, 0.5, 1.0, 0.0],
+            "ui_purchases": [0, 1, 1, 0],
+            "ui_days_since_last": [1.0, 3.0, 0.5, 9.0],
         }
     )
 
@@ -48,28 +52,27 @@ def validation_pages(site: Path) -> list[Path]:
 def test_data_docs_keep_every_suite_and_every_run(tmp_path):
     # Before: each run's index came from an in-memory store holding only its own suite, and GE
     # deleted every page missing from it; only the last suite validated survived.
-    failing = run_suite(
-        SUITES["ml_item_features"](PARAMS), items(price_band="luxury"), data_docs_dir=tmp_path
-    )
-    run_suite(SUITES["ml_user_item_interactions"](PARAMS), interactions(), data_docs_dir=tmp_path)
+    failing = run_suite(SUITES["ml_item_features"](PARAMS),
+                        items(conversion_rate=[0.1, 7.25, 0.0, 1.0]), data_docs_dir=tmp_path)
+    run_suite(SUITES["ml_pit_user_item_features"](PARAMS), user_items(), data_docs_dir=tmp_path)
     run_suite(SUITES["ml_item_features"](PARAMS), items(), data_docs_dir=tmp_path)
 
     assert not failing.success
     pages = validation_pages(tmp_path)
     suites = [page.relative_to(tmp_path / "validations").parts[0] for page in pages]
-    assert sorted(suites) == ["ml_item_features", "ml_item_features", "ml_user_item_interactions"]
+    assert sorted(suites) == ["ml_item_features", "ml_item_features", "ml_pit_user_item_features"]
     index = (tmp_path / "index.html").read_text()
     for page in pages:
         assert page.relative_to(tmp_path).as_posix() in index
-    for suite in ("ml_item_features", "ml_user_item_interactions"):
+    for suite in ("ml_item_features", "ml_pit_user_item_features"):
         assert (tmp_path / "expectations" / f"{suite}.html").is_file()
         assert f"expectations/{suite}.html" in index
     # The failing run keeps its failing values, in its page and in the results store.
-    failed_page = [p for p in pages if "luxury" in p.read_text()]
+    failed_page = [p for p in pages if "7.25" in p.read_text()]
     assert len(failed_page) == 1 and "ml_item_features" in failed_page[0].parts
     results = sorted((tmp_path / RESULTS_FOLDER / "validations").rglob("*.json"))
     assert len(results) == 3
-    assert sum("luxury" in r.read_text() for r in results) == 1
+    assert sum("7.25" in r.read_text() for r in results) == 1
 
 
 class Loads(HTMLParser):
@@ -91,7 +94,7 @@ class Loads(HTMLParser):
 
 
 def test_data_docs_pages_load_only_files_inside_the_site(tmp_path):
-    broken = items(price_band="luxury")
+    broken = items(popularity_score=-1.0)
     run_suite(SUITES["ml_item_features"](PARAMS), broken, data_docs_dir=tmp_path)
     pages = [tmp_path / "index.html", *validation_pages(tmp_path)]
     pages += sorted((tmp_path / "expectations").rglob("*.html"))
@@ -134,9 +137,7 @@ def _templates_text() -> str:
 
 
 def test_failure_lines_put_the_observed_value_beside_the_threshold():
-    broken = items(
-        conversion_rate=[0.1, 3.0, 2.0, 1.0], price_band=["budget", "luxury", "mid", "x"]
-    )
+    broken = items(conversion_rate=[0.1, 3.0, 2.0, 1.0])
     params = SuiteParams(as_of=AS_OF, min_items=100)
     summary = run_suite(SUITES["ml_item_features"](params), broken)
     lines = summary.describe_failures().split("; ")
@@ -144,8 +145,6 @@ def test_failure_lines_put_the_observed_value_beside_the_threshold():
         "expect_table_row_count_to_be_between(table): observed 4, expected >= 100",
         "expect_column_values_to_be_between(conversion_rate): 2 unexpected (50.0%),"
         " e.g. [3.0, 2.0], expected >= 0 and <= 1, for >= 95% of rows",
-        "expect_column_values_to_be_in_set(price_band): 2 unexpected (50.0%),"
-        ' e.g. ["luxury", "x"], expected in ["budget", "mid", "premium"]',
     ]
     # The data-quality report (what governance shows) carries the same thresholds.
     report = summary.to_dict()

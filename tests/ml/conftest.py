@@ -3,7 +3,8 @@ from datetime import datetime
 import pytest
 
 from ml.data import Catalog, EventLog, Windows
-from tests.builders import interactions, products, small_store
+from ml.point_in_time import FeatureStore
+from tests.builders import interactions, pipeline_features, products, small_store
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +31,9 @@ def windows() -> Windows:
     return Windows(
         validation_start=as_of - 28 * 86_400, test_start=as_of - 14 * 86_400, as_of=as_of
     )
+
+
+@pytest.fixture(scope="session")
+def features(log, catalog, windows) -> FeatureStore:
+    """Point-in-time features of every split the pipeline fits on, built by dbt."""
+    return pipeline_features(log, catalog, windows)

@@ -11,8 +11,8 @@ from tests.ml.test_training import FAST
 
 
 @pytest.fixture(scope="module")
-def model(log, catalog, windows):
-    return train(log, catalog, serve_split(log, windows.as_of + 1), FAST)
+def model(log, catalog, windows, features):
+    return train(log, catalog, serve_split(log, windows.as_of + 1), FAST, features)
 
 
 def test_round_trip_gives_identical_recommendations(model, tmp_path):

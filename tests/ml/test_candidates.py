@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.candidates import AlsParams, CandidateParams, fit_index, top_k
+from ml.candidates import AlsParams, CandidateParams, top_k
 from ml.data import Catalog, EventLog
 from ml.neighbors import ease_neighbors
 from ml.ranking.hybrid import pad_with_trending
-from tests.builders import tiny_shop
+from tests.builders import index_at, tiny_shop
 
 
 def tiny_catalog(n: int, titles=None, brands=None, categories=None) -> Catalog:
@@ -56,7 +56,7 @@ def test_als_recovers_withheld_item_on_two_taste_groups():
     rows = [(f"u{u}", i, f"o{u}") for u in range(10) for i in range(5) if (u, i) != (0, 4)]
     rows += [(f"u{u}", i, f"o{u}") for u in range(10, 20) for i in range(5, 10)]
     catalog = tiny_catalog(10)
-    index = fit_index(
+    index = index_at(
         EventLog.from_interactions(purchases(rows), catalog),
         catalog,
         CUTOFF,
@@ -75,7 +75,7 @@ def test_content_neighbours_share_words_brand_and_category():
         brands=["knitco", "knitco", "boilr", "boilr"],
         categories=["fashion > scarves", "fashion > scarves", "home > kitchen", "home > kitchen"],
     )
-    index = fit_index(
+    index = index_at(
         EventLog.from_interactions(purchases([("u0", 0, "o0")]), catalog),
         catalog,
         CUTOFF,
@@ -98,7 +98,7 @@ def test_copurchase_links_items_bought_in_the_same_basket():
         ("u3", 3, "o3"),
     ]
     catalog = tiny_catalog(4)
-    index = fit_index(
+    index = index_at(
         EventLog.from_interactions(purchases(rows), catalog),
         catalog,
         CUTOFF,
@@ -111,7 +111,7 @@ def test_copurchase_links_items_bought_in_the_same_basket():
 
 
 def test_candidates_union_sources_and_exclude_purchases(log, catalog, windows):
-    index = fit_index(
+    index = index_at(
         log,
         catalog,
         windows.test_start,
@@ -140,7 +140,7 @@ def test_has_history_only_for_users_with_engagement_before_the_cutoff():
     events.loc[events["user_id"] == "u1", ["event_type", "weight"]] = ["return", -5.0]
     events.loc[events["user_id"] == "u2", "occurred_at"] = pd.Timestamp("2026-03-02")
     catalog = tiny_catalog(3)
-    index = fit_index(
+    index = index_at(
         EventLog.from_interactions(events, catalog),
         catalog,
         CUTOFF,
@@ -195,7 +195,7 @@ def planted_shop():
 ])
 def test_each_item_item_source_recovers_its_planted_pattern(source, user, expected):
     catalog, log = planted_shop()
-    index = fit_index(log, catalog, float(log.time.max()) + 1, AlsParams(factors=4),
+    index = index_at(log, catalog, float(log.time.max()) + 1, AlsParams(factors=4),
                       CandidateParams(neighbors=5))
     me = index.user_index[user]
     scores = index.source_scores(source, np.array([me]))[0]
@@ -207,7 +207,7 @@ def test_each_item_item_source_recovers_its_planted_pattern(source, user, expect
 
 def test_sequence_weights_the_latest_steps_first_and_ease_is_skipped_on_big_catalogs():
     catalog, log = planted_shop()
-    index = fit_index(log, catalog, float(log.time.max()) + 1, AlsParams(factors=4),
+    index = index_at(log, catalog, float(log.time.max()) + 1, AlsParams(factors=4),
                       CandidateParams(neighbors=5, ease_max_items=7))
     me = index.user_index["next"]
     recent = index.recent[me].toarray().ravel()

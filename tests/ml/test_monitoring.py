@@ -148,8 +148,8 @@ def test_session_outcomes_and_target_drift_on_a_known_case():
 
 
 @pytest.fixture(scope="module")
-def model(log, catalog, windows):
-    return train(log, catalog, serve_split(log, windows.as_of + 1), FAST)
+def model(log, catalog, windows, features):
+    return train(log, catalog, serve_split(log, windows.as_of + 1), FAST, features)
 
 
 def test_reference_round_trips_with_a_prediction_sample_of_active_users(

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.candidates import AlsParams, CandidateParams, fit_index
+from ml.candidates import AlsParams, CandidateParams
 from ml.data import EVENT_CODES, EventLog
 from ml.evaluation.protocols import calendar_split, last_basket_split, per_user_labels
 from ml.evaluation.reports import assemble, contender_view
@@ -24,6 +24,7 @@ from ml.ranking.training import (
     stratified_sample,
     train,
 )
+from tests.builders import index_at, split_features
 
 FAST = TrainingParams(
     AlsParams(factors=16, iterations=8),
@@ -51,8 +52,8 @@ def with_future_noise(log: EventLog, after: float) -> EventLog:
 
 def test_the_index_never_sees_events_at_or_after_its_cutoff(log, catalog, windows):
     cutoff = windows.test_start
-    clean = fit_index(log, catalog, cutoff, FAST.als, FAST.candidates)
-    noisy = fit_index(with_future_noise(log, cutoff), catalog, cutoff, FAST.als, FAST.candidates)
+    clean = index_at(log, catalog, cutoff, FAST.als, FAST.candidates)
+    noisy = index_at(with_future_noise(log, cutoff), catalog, cutoff, FAST.als, FAST.candidates)
     users = np.flatnonzero(np.diff(clean.history.indptr) > 0)[:50]
     pairs = clean.candidates(users)
     pd.testing.assert_frame_equal(pairs, noisy.candidates(users))
@@ -60,15 +61,17 @@ def test_the_index_never_sees_events_at_or_after_its_cutoff(log, catalog, window
     np.testing.assert_array_equal(clean.user_factors, noisy.user_factors)
 
 
-def test_ranker_features_never_see_the_split_s_hidden_events(log, catalog, windows):
-    """Purchases after the split's cutoff change nothing the re-ranker learns from."""
+def test_ranker_features_never_see_the_split_s_hidden_events(log, catalog, windows, features):
+    """Purchases after the split's cutoff change nothing the re-ranker learns from (the
+    point-in-time features dbt builds for each user's cutoff included)."""
     split = calendar_split(log, windows, "test")
-    features, labels, users = ranker_training_set(log, catalog, split, FAST)
+    rows, labels, users = ranker_training_set(log, catalog, split, FAST, features)
     noisy_log = with_future_noise(log, windows.test_start)
     noisy = calendar_split(noisy_log, windows, "test")
-    features_noisy, labels_noisy, users_noisy = ranker_training_set(noisy_log, catalog, noisy, FAST)
+    rows_noisy, labels_noisy, users_noisy = ranker_training_set(
+        noisy_log, catalog, noisy, FAST, split_features(noisy_log, catalog, noisy))
     np.testing.assert_array_equal(users, users_noisy)
-    np.testing.assert_array_equal(features, features_noisy)
+    np.testing.assert_array_equal(rows, rows_noisy)
     np.testing.assert_array_equal(labels, labels_noisy)
 
 
@@ -87,10 +90,10 @@ def test_per_user_labels_are_point_in_time(log, windows):
                 labels.user_cutoffs[user]).all()
 
 
-def test_ranker_groups_hold_users_of_every_history_length(log, catalog, windows):
+def test_ranker_groups_hold_users_of_every_history_length(log, catalog, windows, features):
     split = calendar_split(log, windows, "test")
-    features, labels, users = ranker_training_set(log, catalog, split, FAST)
-    index = fit_split_index(log, catalog, per_user_labels(log, split), FAST)
+    _, labels, users = ranker_training_set(log, catalog, split, FAST, features)
+    index = fit_split_index(log, catalog, per_user_labels(log, split), FAST, features)
     groups = np.unique(users)
     lengths = history_lengths(index)[groups]
     assert (lengths <= 4).any() and (lengths >= 16).any(), np.bincount(lengths)[:20]
@@ -108,9 +111,10 @@ def test_stratified_sample_keeps_each_bucket_s_share():
     np.testing.assert_array_equal(stratified_sample(users[:50], lengths, 200, 1), users[:50])
 
 
-def test_hybrid_beats_popularity_and_evaluation_covers_every_contender(log, catalog, windows):
+def test_hybrid_beats_popularity_and_evaluation_covers_every_contender(log, catalog, windows,
+                                                                       features):
     split = calendar_split(log, windows, "test")
-    model = train(log, catalog, split, FAST)
+    model = train(log, catalog, split, FAST, features)
     report = evaluate(model, split)
     assert set(report) == {"all", "new"}
     for target in report.values():
@@ -126,8 +130,8 @@ def test_hybrid_beats_popularity_and_evaluation_covers_every_contender(log, cata
     assert report["new"]["candidate_recall"]["repeat"] == 0.0  # new items cannot be repeats
 
 
-def test_recommendations_respect_k_and_stay_in_the_catalog(log, catalog, windows):
-    model = train(log, catalog, calendar_split(log, windows, "test"), FAST)
+def test_recommendations_respect_k_and_stay_in_the_catalog(log, catalog, windows, features):
+    model = train(log, catalog, calendar_split(log, windows, "test"), FAST, features)
     users = np.arange(min(log.n_users, 60))
     for k in (1, 7, 25):
         recs = model.recommend(users, k)
@@ -139,8 +143,8 @@ def test_recommendations_respect_k_and_stay_in_the_catalog(log, catalog, windows
         assert model.index.purchase_counts[user, items].sum() == 0
 
 
-def test_single_sources_rank_what_they_claim(log, catalog, windows):
-    index = fit_index(log, catalog, windows.test_start, FAST.als, FAST.candidates)
+def test_single_sources_rank_what_they_claim(log, catalog, windows, features):
+    index = fit_split_index(log, catalog, calendar_split(log, windows, "test"), FAST, features)
     buyer = int(np.flatnonzero(np.diff(index.purchase_counts.indptr) > 0)[0])
     repeat = recommend_source(index, "repeat", np.array([buyer]), 5)
     assert repeat.reasons[0][0] == "repeat"
@@ -164,10 +168,11 @@ def test_training_params_with_changes_are_validated():
         FAST.with_changes({"ranker": {"rounds": "7"}})
 
 
-def test_each_contender_s_view_assembles_back_into_the_evaluation(log, catalog, windows):
+def test_each_contender_s_view_assembles_back_into_the_evaluation(log, catalog, windows,
+                                                                   features):
     """The contender_* assets hold one contender each; the selection puts them together again."""
     split = calendar_split(log, windows, "test")
-    results = {"calendar": {"test": {**evaluate(train(log, catalog, split, FAST), split),
+    results = {"calendar": {"test": {**evaluate(train(log, catalog, split, FAST, features), split),
                                      "skipped": {}}}}
     views = [contender_view(results, name) for name in CONTENDERS]
     assert views[1]["protocols"]["calendar"]["test"]["all"]["metrics"] == \

@@ -10,16 +10,17 @@ from ml.candidates import AlsParams, CandidateParams
 from ml.ranking.features import RankerParams
 from ml.ranking.training import TrainingParams
 from ml.ranking.tuning import MAX_TREE_WORK, STAGES, TuningBudget, _start, tune, tuning_folds
+from tests.builders import pipeline_features
 
 FAST = TrainingParams(AlsParams(factors=16, iterations=8), CandidateParams(per_source=20),
                       RankerParams(rounds=20, max_depth=4))
 
 
 @pytest.fixture(scope="module")
-def tuned(log, catalog, windows):
+def tuned(log, catalog, windows, features):
     lines: list[str] = []
     best, trials = tune(log, catalog, windows, "calendar", FAST,
-                        TuningBudget(source_trials=4, ranker_trials=3, seconds=600),
+                        TuningBudget(source_trials=4, ranker_trials=3, seconds=600), features,
                         progress=lines.append)
     return best, trials, lines
 
@@ -53,17 +54,18 @@ def test_ranker_trials_stay_within_the_serving_bound(tuned):
             assert trial["params"]["rounds"] * trial["params"]["max_depth"] <= MAX_TREE_WORK
 
 
-def test_two_time_folds_where_the_data_allows(log, catalog, windows):
-    folds = tuning_folds(log, catalog, windows, "last_basket", FAST)
+def test_two_time_folds_where_the_data_allows(log, catalog, windows, features):
+    folds = tuning_folds(log, catalog, windows, "last_basket", FAST, features)
     assert len(folds) == 2
     first, second = (set(f.judged["all"].truth) for f in folds)
     assert first & second  # the same customers, one basket further back
     assert folds[1].split.visible.sum() < folds[0].split.visible.sum()
 
 
-def test_a_budget_of_no_seconds_runs_each_study_s_starting_settings_only(log, catalog, windows):
+def test_a_budget_of_no_seconds_runs_each_study_s_starting_settings_only(log, catalog, windows,
+                                                                         features):
     best, trials = tune(log, catalog, windows, "calendar", FAST,
-                        TuningBudget(source_trials=5, ranker_trials=5, seconds=0),
+                        TuningBudget(source_trials=5, ranker_trials=5, seconds=0), features,
                         progress=lambda line: None)
     assert [t["stage"] for t in trials] == list(STAGES)
     assert best == FAST
@@ -74,7 +76,8 @@ def test_no_fold_to_judge_on_leaves_the_starting_settings_untuned(log, catalog, 
     # calendar validation windows before any event: nobody to judge
     early = replace(windows, validation_start=float(log.time.min()) - 86_400,
                     test_start=float(log.time.min()))
-    best, trials = tune(log, catalog, early, "calendar", FAST, TuningBudget(), lines.append)
+    best, trials = tune(log, catalog, early, "calendar", FAST, TuningBudget(),
+                        pipeline_features(log, catalog, early), lines.append)
     assert best == FAST and trials == []
     assert lines == ["tuning: no calendar validation fold judges 20 customers; the starting "
                      "settings, untuned"]

@@ -160,7 +160,7 @@ def test_gate_config_is_given_only_to_the_gates_a_job_runs(gates):
     from orchestration.definitions import defs
 
     every_gate = set(gates.data_gate_op_config({"min_events": 10}))
-    assert len(every_gate) == 9
+    assert len(every_gate) == 12  # 3 raw suites, 3 quarantine limits, 4 point-in-time, 2 marts
     build = gates.data_gate_op_config({"min_events": 10}, defs.resolve_job_def("build_tailor_job"))
     assert set(build) == every_gate and build["raw_events_raw_events_pass_suite"] == {
         "min_events": 10

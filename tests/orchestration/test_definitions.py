@@ -3,6 +3,7 @@
 import dagster as dg
 import pytest
 
+from ml.point_in_time import TABLES
 from ml.ranking.hybrid import CONTENDERS
 from orchestration.lib.dbt_project import ensure_manifest
 
@@ -35,7 +36,6 @@ EXPECTED_ASSETS = {
         "fct_interactions",
         "dim_products",
         "dim_customers",
-        "ml_user_item_interactions",
         "ml_user_features",
         "ml_user_category_affinity",
         "ml_item_features",
@@ -43,6 +43,9 @@ EXPECTED_ASSETS = {
         "ml_temporal_split",
     },
     "intermediate": {"int_purchase_rhythm"},
+    # the cutoffs the models need, and the point-in-time features dbt builds for them
+    "features": {"feature_cutoffs", "ml_pit_events", "ml_pit_user_item_features",
+                 "ml_pit_user_features", "ml_pit_item_features", "ml_pit_user_category_features"},
     # one asset per contender (what competed), the selection (model_evaluation), the challenger
     "ranking": {"model_tuning", *(f"contender_{name}" for name in CONTENDERS), "model_evaluation",
                 "challenger_model"},
@@ -71,7 +74,10 @@ def test_every_gated_table_has_a_blocking_suite_check(defs):
             "raw_events",
             "raw_products",
             "raw_customers",
-            "ml_user_item_interactions",
+            "ml_pit_user_item_features",
+            "ml_pit_user_features",
+            "ml_pit_item_features",
+            "ml_pit_user_category_features",
             "ml_user_features",
             "ml_item_features",
         )
@@ -100,10 +106,16 @@ def test_dbt_sources_are_linked_to_the_ingest_assets(defs):
 
 def test_models_wait_for_the_feature_gates_and_promotion_waits_for_its_gate(defs):
     graph = defs.resolve_asset_graph()
-    assert {
-        dg.AssetKey(m)
-        for m in ("ml_user_item_interactions", "ml_user_features", "ml_item_features")
-    } <= graph.get(dg.AssetKey("model_tuning")).parent_keys
+    point_in_time = {dg.AssetKey(m) for m in TABLES.values()}
+    assert point_in_time <= graph.get(dg.AssetKey("model_tuning")).parent_keys
+    assert point_in_time <= graph.get(dg.AssetKey("prediction_drift_report")).parent_keys
+    # the point-in-time features are built from the cutoffs, which come from the marts
+    assert dg.AssetKey("feature_cutoffs") in graph.get(
+        dg.AssetKey("ml_pit_user_features")).parent_keys
+    assert dg.AssetKey("fct_interactions") in graph.get(dg.AssetKey("feature_cutoffs")).parent_keys
+    # what the challenger's drift reference is taken from is gated before the challenger
+    assert {dg.AssetKey("ml_user_features"), dg.AssetKey("ml_item_features")} <= graph.get(
+        dg.AssetKey("challenger_model")).parent_keys
     assert graph.get(dg.AssetKey("tailor_bundle")).parent_keys == {dg.AssetKey("challenger_model")}
     gate = dg.AssetCheckKey(dg.AssetKey("challenger_model"), "challenger_beats_champion")
     assert gate in graph.asset_check_keys

@@ -64,7 +64,9 @@ def test_synthetic_pipeline_builds_every_mart_and_passes_every_gate(synthetic_ho
     home, result = synthetic_home
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert all(checks.values())
-    assert {"raw_events_pass_suite", "ml_user_features_pass_suite"} <= set(checks)
+    assert {"raw_events_pass_suite", "ml_user_features_pass_suite",
+            "ml_pit_user_item_features_pass_suite",
+            "ml_pit_user_features_pass_suite"} <= set(checks)
     materialized = {
         e.asset_key.to_user_string(): e.materialization.metadata
         for e in result.get_asset_materialization_events()
@@ -75,12 +77,47 @@ def test_synthetic_pipeline_builds_every_mart_and_passes_every_gate(synthetic_ho
     assert materialized["ml_user_features"]["dagster/row_count"].value == count(
         home, "main.ml_user_features"
     )
+    assert materialized["ml_pit_user_features"]["dagster/row_count"].value == count(
+        home, "main.ml_pit_user_features") == count(home, "features.cutoffs")
     assert count(home, "truth.user_tastes") > 0
     assert (home.reports / "data_docs" / "index.html").exists()
     promoted = champion(home)
     assert promoted["metadata"]["version"].endswith(result.run_id[:8])
     assert promoted["metadata"]["test_ndcg@10"] > 0
     assert (Path(promoted["path"]) / "ranker.ubj").exists()
+
+
+def test_point_in_time_features_never_see_events_at_or_after_their_cutoff(synthetic_home):
+    """Counted straight from fct_interactions: each cutoff's user features hold exactly the
+    user's events before the user's own cutoff, and no visible event is at or after it."""
+    home, _ = synthetic_home
+    with duckdb.connect(str(home.warehouse)) as con:
+        cutoffs = con.execute("select count(distinct cutoff_id), count(distinct cutoff_seconds) "
+                              "from features.cutoffs").fetchone()
+        assert cutoffs[0] >= 10 and cutoffs[1] > cutoffs[0]  # per-user cutoffs, not only shop's
+        assert con.execute("select count(*) from main.ml_pit_events where age_days <= 0"
+                           ).fetchone() == (0,)
+        mismatched = con.execute("""
+            with expected as (
+                select c.cutoff_id, c.user_id, count(f.user_id) as events
+                from features.cutoffs c
+                left join main.fct_interactions f
+                    on f.user_id = c.user_id
+                    and epoch_us(f.occurred_at) / 1e6 < c.cutoff_seconds
+                    and f.item_id in (select item_id from main.dim_products)
+                group by all
+            )
+            select count(*) from expected
+            join main.ml_pit_user_features p using (cutoff_id, user_id)
+            where p.u_events != expected.events
+        """).fetchone()
+        assert mismatched == (0,)
+        # the served cutoff sees every event; an earlier one sees fewer
+        served, earlier = con.execute("""
+            select sum(u_events) filter (where cutoff_id = 'serve'),
+                   sum(u_events) filter (where cutoff_id = 'calendar/test/0')
+            from main.ml_pit_user_features""").fetchone()
+    assert served == count(home, "main.fct_interactions") > earlier > 0
 
 
 def test_status_reports_runs_counts_and_quality(synthetic_home, capsys, monkeypatch):
@@ -233,6 +270,7 @@ def test_a_failing_feature_suite_stops_training(synthetic_home, tmp_path):
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["raw_events_pass_suite"] is True
     assert checks["ml_item_features_pass_suite"] is False
+    assert checks["ml_pit_item_features_pass_suite"] is False  # what the models would read
     assert "model_tuning" not in started_steps(result)
     assert champion(home)["tag"] == before["tag"]
 

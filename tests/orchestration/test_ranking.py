@@ -4,9 +4,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from orchestration.defs.assets.features import feature_cutoffs
 from orchestration.defs.assets.ranking import model_tuning
+from orchestration.defs.assets.transforms import point_in_time_dbt_assets
+from orchestration.defs.resources import resources_for
+from orchestration.lib.env import TailorHome, configure_environment
 from orchestration.lib.reports import JsonReportIOManager
-from orchestration.lib.warehouse import DuckDBWarehouse
 from tests.builders import interactions, products, small_store
 
 pytestmark = pytest.mark.integration
@@ -16,21 +19,24 @@ AS_OF = pd.Timestamp("2026-10-31 23:59:59")  # the small store's last day
 
 def test_model_tuning_logs_one_line_per_trial_to_the_run(tmp_path):
     store = small_store()
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    # The three marts model_tuning reads, shaped as dbt builds them (tests/builders.py).
+    home = configure_environment(TailorHome(tmp_path / "home"))  # dbt's profile: its warehouse
+    resources = resources_for(home)
+    warehouse = resources["warehouse"]
+    # The three marts model_tuning's inputs come from, shaped as dbt builds them
+    # (tests/builders.py); the cutoffs and the point-in-time features are built here.
     warehouse.replace_tables("main", {
         "dim_products": products(store.products),
         "fct_interactions": interactions(store.events),
         "ml_temporal_split": pd.DataFrame({"validation_start": [AS_OF - pd.Timedelta(days=28)],
                                            "test_start": [AS_OF - pd.Timedelta(days=14)],
-                                           "as_of": [AS_OF]}),
+                                           "as_of": [AS_OF], "decay_half_life_days": [30.0]}),
     })
     small = {"als": {"factors": 16, "iterations": 8}, "ranker": {"rounds": 20, "max_depth": 4}}
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [model_tuning],
+        [feature_cutoffs, point_in_time_dbt_assets, model_tuning],
         instance=instance,
-        resources={"warehouse": warehouse,
+        resources={"warehouse": warehouse, "dbt": resources["dbt"],
                    "model_reports": JsonReportIOManager(folder=str(tmp_path / "reports"))},
         run_config={"ops": {"model_tuning": {"config": {
             "source_trials": 2, "ranker_trials": 3, "seconds": 600, "start": small}}}},

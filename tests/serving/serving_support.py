@@ -25,7 +25,7 @@ from ml.ranking.training import TrainingParams, train
 from ml.sources.synthetic import SyntheticParams, generate_store
 from serving import serve_command
 from serving.process import free_port, start_until_ready, stop
-from tests.builders import interactions, products
+from tests.builders import interactions, products, split_features
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION_1, VERSION_2 = "test-v1", "test-v2"
@@ -51,7 +51,8 @@ def build_trained(root: Path) -> TrainedBundle:
     cutoff = float(log.time.max()) + 1.0
     params = TrainingParams(als=AlsParams(factors=16, iterations=5),
                             ranker=RankerParams(rounds=20))
-    model = train(log, catalog, serve_split(log, cutoff), params)
+    split = serve_split(log, cutoff)
+    model = train(log, catalog, split, params, split_features(log, catalog, split))
     folder = root / "v1"
     save_bundle(model, folder, {"version": VERSION_1, "params": params.to_dict()})
 

@@ -1,26 +1,7 @@
--- Scores fed to ALS and the ranker are clipped at 0: negative feedback (removes, returns) may cancel
--- interest but never produce a negative confidence. Returns the offending rows.
+-- Scores are clipped at 0: negative feedback (removes, returns) may cancel interest but never
+-- produce a negative score. Returns the offending rows. (The models' own confidence,
+-- ml_pit_user_item_features.ui_confidence, and popularity are gated by their GE suites.)
 with
-
-user_items as (
-
-    select
-        'ml_user_item_interactions' as model_name,
-        user_id || ' / ' || item_id as row_key,
-        interaction_score as score,
-    from {{ ref('ml_user_item_interactions') }}
-
-),
-
-items as (
-
-    select
-        'ml_item_features' as model_name,
-        item_id as row_key,
-        popularity_score as score,
-    from {{ ref('ml_item_features') }}
-
-),
 
 users as (
 
@@ -44,10 +25,6 @@ affinities as (
 
 final as (
 
-    select * from user_items
-    union all
-    select * from items
-    union all
     select * from users
     union all
     select * from affinities

@@ -27,8 +27,9 @@ from ml.monitoring import (
     prediction_sample,
     target_drift,
 )
+from ml.point_in_time import TABLES
 from orchestration.defs.assets.transforms import mart_key
-from orchestration.lib.marts import training_data
+from orchestration.lib.marts import point_in_time, training_data
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import ReportStore
 from orchestration.lib.tables import drift_column_table
@@ -88,7 +89,8 @@ def feature_drift_report(
 
 @dg.asset(
     group_name="monitoring",
-    deps=[INTERACTIONS, SPLIT, USER_FEATURES, mart_key("dim_products")],
+    deps=[INTERACTIONS, SPLIT, USER_FEATURES, mart_key("dim_products"),
+          *[mart_key(table) for table in TABLES.values()]],
     kinds={"evidently", "xgboost"},
     pool="duckdb",
 )
@@ -108,7 +110,8 @@ def prediction_drift_report(
     bundle = load_bundle(Path(champion["path"]))
     log, catalog, windows = training_data(warehouse)
     model = champion_on_current_data(
-        bundle.model.booster, bundle.metadata["params"], log, catalog, windows.as_of
+        bundle.model.booster, bundle.metadata["params"], log, catalog, windows.as_of,
+        point_in_time(warehouse),
     )
     current = prediction_sample(model, warehouse.read_table("main.ml_user_features"), params)
     result = prediction_drift(reference, current, params)

@@ -22,29 +22,25 @@ from ml.evaluation.reports import (
     headline,
     tuning_report,
 )
+from ml.point_in_time import TABLES
 from ml.ranking.hybrid import CONTENDERS
-from ml.ranking.training import TrainingParams, default_params
+from ml.ranking.training import TrainingParams
 from ml.ranking.tuning import TuningBudget, tune
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.env import code_version
-from orchestration.lib.marts import challenger_marts, training_data
+from orchestration.lib.marts import challenger_marts, point_in_time, training_data
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.tables import metric_table
 from orchestration.lib.warehouse import DuckDBWarehouse
 
-# The gated feature marts come first: their blocking suites must pass before any model trains.
-MODEL_INPUTS = [
-    mart_key(m)
-    for m in (
-        "fct_interactions",
-        "dim_products",
-        "ml_temporal_split",
-        "ml_user_item_interactions",
-        "ml_user_features",
-        "ml_item_features",
-    )
-]
-CHALLENGER_MARTS = [mart_key(m) for m in ("dim_customers", "ml_customer_segments")]
+POINT_IN_TIME_TABLES = tuple(TABLES.values())
+
+# What the models read; the gated point-in-time features' blocking suites must pass before any
+# model trains.
+MODEL_INPUTS = [mart_key(m) for m in ("fct_interactions", "dim_products", "ml_temporal_split",
+                                      *POINT_IN_TIME_TABLES)]
+CHALLENGER_MARTS = [mart_key(m) for m in ("dim_customers", "ml_customer_segments",
+                                          "ml_user_features", "ml_item_features")]
 
 
 class ModelTuningConfig(dg.Config):
@@ -57,6 +53,9 @@ class ModelTuningConfig(dg.Config):
     ranker_trials: int = 6
     seconds: float = 120.0
     seed: int = 7
+    # Users each ranker trial learns from per fold; the settings found then train on all that
+    # the ranker's max_groups allows.
+    ranker_groups: int = 2000
     # Settings of the first trial that differ from the defaults, by stage, for example
     # {"ranker": {"rounds": 40}}; with one trial per stage they are trained as they are.
     start: dict[str, dict[str, Any]] = {}
@@ -72,9 +71,10 @@ def model_tuning(
     log, catalog, windows = training_data(warehouse)
     protocol, why = headline_protocol(log, windows, config.protocol)
     context.log.info(f"headline protocol {protocol} ({why})")
-    budget = TuningBudget(config.source_trials, config.ranker_trials, config.seconds, config.seed)
-    start = default_params(windows).with_changes(config.start)
-    best, trials = tune(log, catalog, windows, protocol, start, budget,
+    budget = TuningBudget(config.source_trials, config.ranker_trials, config.seconds, config.seed,
+                          config.ranker_groups)
+    start = TrainingParams().with_changes(config.start)
+    best, trials = tune(log, catalog, windows, protocol, start, budget, point_in_time(warehouse),
                         progress=context.log.info)
     report = tuning_report(best, trials, windows, protocol, requested=config.protocol)
     return dg.Output(report, metadata={"trials": len(trials), "best_params": report["best"],
@@ -100,7 +100,8 @@ def contenders(model_tuning: dict, warehouse: DuckDBWarehouse):
     per split in its metadata."""
     log, catalog, windows = training_data(warehouse)
     results = contender_results(log, catalog, windows,
-                                TrainingParams.from_dict(model_tuning["best"]))
+                                TrainingParams.from_dict(model_tuning["best"]),
+                                point_in_time(warehouse))
     for name, key in CONTENDER_KEYS.items():
         view = contender_view(results, name)
         yield dg.Output(view, output_name=key, metadata=contender_metadata(view))
@@ -123,7 +124,8 @@ def model_evaluation(
     the same validation splits competing with them, and the winner (the challenger's contender)."""
     log, catalog, windows = training_data(warehouse)
     params = TrainingParams.from_dict(model_tuning["best"])
-    report = evaluation_report(log, catalog, windows, params, model_store.champion(),
+    report = evaluation_report(log, catalog, windows, params, point_in_time(warehouse),
+                               model_store.champion(),
                                model_tuning["protocol_requested"],
                                results=assemble(list(contenders.values())))
     return dg.Output(report, metadata=evaluation_metadata(report))
@@ -156,7 +158,8 @@ def challenger_model(
     """The evaluated settings refit on everything up to as_of: the bundle serving would load."""
     log, catalog, windows = training_data(warehouse)
     challenger = build_challenger(log, catalog, windows, model_evaluation,
-                                  challenger_marts(warehouse), context.run.run_id, code_version())
+                                  challenger_marts(warehouse), point_in_time(warehouse),
+                                  context.run.run_id, code_version())
     folder = save_challenger(challenger, model_store.challenger_folder(context.run.run_id))
     model_store.prune_challengers()  # the newest few stay, for review and promotion
     card = challenger.card
