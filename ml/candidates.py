@@ -224,8 +224,8 @@ def fit_index(
         sequence_neighbors=sequence_neighbors(log, n_items, params.neighbors,
                                               params.sequence_window),
         recent=recent_profile(log, n_items, params.sequence_window),
-        popularity=features.item_stats["i_popularity"].to_numpy(),
-        trending=features.item_stats["i_trending"].to_numpy(),
+        popularity=features.popularity,
+        trending=features.trending,
         # the favourite category: the largest share of the user's confidence (0 without any)
         user_segment=features.user_category_share.argmax(axis=1),
         category_codes=category_codes,

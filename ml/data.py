@@ -1,8 +1,9 @@
 """Interactions as integer-indexed arrays, and the time windows models are trained and judged on.
 
 `EventLog` is `fct_interactions` (one row per event, with the event-type weight from dbt) as
-numpy arrays indexed by dense user and item numbers. Everything a model learns goes through
-`EventLog.before(cutoff)`, so no model can see an event at or after its cutoff.
+numpy arrays indexed by dense user and item numbers. What a model learns from the event order goes
+through a split's visible events (`ml.evaluation.protocols`); the features of users and items come
+from dbt for the same cutoffs (`ml.point_in_time`): no model sees an event at or after its cutoff.
 """
 
 from __future__ import annotations

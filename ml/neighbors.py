@@ -121,17 +121,22 @@ def ease_neighbors(
 
 def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
     """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf + potri):
-    half the work of a general inverse."""
+    half the work of a general inverse, computed in place of `matrix`."""
     potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (matrix,))
+    # The transpose is the same symmetric matrix in the column order LAPACK overwrites in place.
     with threadpool_limits(2, "blas"):
-        factor, info = potrf(matrix, lower=False, clean=False, overwrite_a=True)
-        if info != 0:
+        factor, info = potrf(matrix.T, lower=False, clean=False, overwrite_a=True)
+        if info > 0:
             raise ValueError(f"ease_l2: the regularised Gram matrix is not positive definite "
-                             f"(LAPACK potrf info {info})")
-        upper, info = potri(factor, lower=False, overwrite_c=True)
+                             f"(its leading minor {info} is not)")
+        if info < 0:
+            raise ValueError(f"LAPACK potrf: argument {-info} is invalid")
+        inverse, info = potri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise ValueError(f"ease_l2: the Gram matrix could not be inverted (potri info {info})")
-    return np.triu(upper) + np.triu(upper, 1).T  # potri fills the upper triangle only
+    # potri fills the upper triangle only: mirror it into the lower one
+    np.copyto(inverse, inverse.T, where=np.tri(len(inverse), k=-1, dtype=bool))
+    return inverse
 
 
 def sequence_neighbors(log: EventLog, n_items: int, k: int, window: int) -> sp.csr_matrix:

@@ -73,6 +73,8 @@ class PointInTimeFeatures:
     last_seen_days: sp.csr_matrix  # 1 + ui_days_since_last, for every pair with an event
     user_stats: pd.DataFrame  # USER_STATS, one row per user
     item_stats: pd.DataFrame  # ITEM_STATS, one row per item
+    popularity: np.ndarray  # per item: popularity_score (the popularity and segment sources)
+    trending: np.ndarray  # per item: trending_score (the trending source)
     user_category_share: np.ndarray  # users x categories (np.unique(catalog.category) order)
     user_category_days: np.ndarray  # days since the last event in it; NaN where none
 
@@ -103,11 +105,9 @@ def cutoff_table(log: EventLog, splits: list[Split]) -> pd.DataFrame:
         frames.append(pd.DataFrame({"cutoff_id": split.key, "user_id": log.user_ids.astype(str),
                                     "cutoff_seconds": now.astype(np.float64),
                                     "shop_cutoff_seconds": float(split.cutoff)}))
-    table = pd.concat(frames, ignore_index=True)
-    duplicated = table["cutoff_id"].drop_duplicates()
-    if len(duplicated) != len(splits):
+    if len({split.key for split in splits}) != len(splits):
         raise ValueError("split.key: two splits share a cutoff id")
-    return table[list(CUTOFF_COLUMNS)]
+    return pd.concat(frames, ignore_index=True)[list(CUTOFF_COLUMNS)]
 
 
 class FeatureStore:
@@ -116,18 +116,31 @@ class FeatureStore:
 
     def __init__(self, query: Callable[[str, list], pd.DataFrame]) -> None:
         self._query = query
-        self._read: dict[str, PointInTimeFeatures] = {}
+        # cutoff id -> (each user's cutoff and the shop's they were built for, the features)
+        self._read: dict[str, tuple[np.ndarray, set[float], PointInTimeFeatures]] = {}
 
     def at(self, split: Split, log: EventLog, catalog: Catalog) -> PointInTimeFeatures:
+        """`split`'s features. The cutoffs they were built for must be the split's own, user by
+        user: features of another log, or of an older features.cutoffs, are refused."""
         if split.key not in self._read:
+            built = self._query("select user_id, cutoff_seconds, shop_cutoff_seconds from "
+                                "features.cutoffs where cutoff_id = ?", [split.key])
+            if built.empty and log.n_users:
+                raise KeyError(f"cutoff_id {split.key!r}: no point-in-time features; the "
+                               "feature_cutoffs asset lists the splits they are built for")
+            now = np.full(log.n_users, np.nan)
+            now[_positions(log.user_ids, built["user_id"], "user_id")] = built["cutoff_seconds"]
+            shop = set(built["shop_cutoff_seconds"].tolist()) or {float(split.cutoff)}
             frames = {name: self._query(f"select * from main.{table} where cutoff_id = ?",
                                         [split.key])
                       for name, table in TABLES.items()}
-            if frames["user"].empty and log.n_users:
-                raise KeyError(f"cutoff_id {split.key!r}: no point-in-time features; the "
-                               "feature_cutoffs asset lists the splits they are built for")
-            self._read[split.key] = from_frames(split.key, frames, log, catalog)
-        return self._read[split.key]
+            self._read[split.key] = (now, shop, from_frames(split.key, frames, log, catalog))
+        now, shop, features = self._read[split.key]
+        if not np.array_equal(now, split.now(log.n_users)) or shop != {float(split.cutoff)}:
+            raise ValueError(f"cutoff_id {split.key!r}: the point-in-time features were built "
+                             "for other cutoffs than this split's (rerun feature_cutoffs and the "
+                             "point-in-time dbt models)")
+        return features
 
 
 def from_frames(key: str, frames: dict[str, pd.DataFrame], log: EventLog, catalog: Catalog
@@ -149,9 +162,8 @@ def from_frames(key: str, frames: dict[str, pd.DataFrame], log: EventLog, catalo
     user_stats = _reindexed(user_rows, _positions(log.user_ids, user_rows["user_id"], "user_id"),
                             USER_STATS, log.n_users, "user")
     item_rows = frames["item"]
-    item_stats = _reindexed(item_rows,
-                            _positions(catalog.item_ids, item_rows["item_id"], "item_id"),
-                            ITEM_STATS, catalog.size, "item")
+    item_at = _positions(catalog.item_ids, item_rows["item_id"], "item_id")
+    item_stats = _reindexed(item_rows, item_at, ITEM_STATS, catalog.size, "item")
     categories = np.unique(catalog.category)
     interest = frames["user_category"]
     at = (_positions(log.user_ids, interest["user_id"], "user_id"),
@@ -168,6 +180,10 @@ def from_frames(key: str, frames: dict[str, pd.DataFrame], log: EventLog, catalo
         last_seen_days=matrix(1.0 + pairs["ui_days_since_last"].to_numpy(), drop_zeros=False),
         user_stats=user_stats,
         item_stats=item_stats,
+        popularity=_reindexed(item_rows, item_at, ("popularity_score",), catalog.size,
+                              "item")["popularity_score"].to_numpy(),
+        trending=_reindexed(item_rows, item_at, ("trending_score",), catalog.size,
+                            "item")["trending_score"].to_numpy(),
         user_category_share=share,
         user_category_days=days,
     )

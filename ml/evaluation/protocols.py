@@ -90,7 +90,7 @@ def last_basket_split(log: EventLog, windows: Windows, stage: str, fold: int = 0
     visible, user_cutoffs, truth = hide_last_baskets(log, everything, hidden,
                                                      np.full(log.n_users, windows.as_of + 1))
     return Split("last_basket", stage, visible, windows.as_of + 1, user_cutoffs, truth,
-                 "serve" if stage == "serve" else f"last_basket/{stage}/{fold}")
+                 f"last_basket/{stage}/{fold}")
 
 
 def protocol_split(log: EventLog, windows: Windows, protocol: str, stage: str, fold: int = 0

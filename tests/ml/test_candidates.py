@@ -215,3 +215,14 @@ def test_sequence_weights_the_latest_steps_first_and_ease_is_skipped_on_big_cata
     assert index.ease_neighbors.nnz == 0  # 8 items > ease_max_items: no EASE, and a reason
     _, reason = ease_neighbors(index.history, 5, 250.0, max_items=7)
     assert reason == "catalog of 8 items exceeds ease_max_items 7"
+
+
+def test_ease_s_cholesky_inverse_is_the_inverse():
+    from ml.neighbors import _spd_inverse
+
+    rng = np.random.default_rng(3)
+    presence = (rng.random((200, 40)) < 0.2).astype(np.float32)
+    gram = presence.T @ presence + 10 * np.eye(40, dtype=np.float32)
+    np.testing.assert_allclose(_spd_inverse(gram.copy()) @ gram, np.eye(40), atol=1e-4)
+    with pytest.raises(ValueError, match="not positive definite"):
+        _spd_inverse(-np.eye(3, dtype=np.float32))

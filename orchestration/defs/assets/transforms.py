@@ -38,9 +38,6 @@ def point_in_time_dbt_assets(
     yield from _build(context, dbt, warehouse)
 
 
-
-
-
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse):
     # The dbt process holds the DuckDB file while it runs, so row counts are read once it is done
     # (dagster-dbt's own fetch_row_counts opens a second, incompatible in-process connection).
@@ -57,10 +54,5 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Du
 
 
 def mart_key(model: str) -> dg.AssetKey:
-    """The asset key of a dbt model, whichever of the two dbt steps builds it."""
-    for step in (transforms_dbt_assets, point_in_time_dbt_assets):
-        try:
-            return get_asset_key_for_model([step], model)
-        except KeyError:
-            continue
-    raise KeyError(f"model: {model!r} is not a dbt model of transforms/")
+    # dagster-dbt looks the model up in the whole manifest: either dbt step answers for any model.
+    return get_asset_key_for_model([transforms_dbt_assets], model)

@@ -1,5 +1,6 @@
--- An item at the shop's cutoff: decayed popularity and trending (the popularity sources' scores),
--- purchases, views, conversion, repeat buyers, price and age. One row per cutoff and catalog item.
+-- An item at the shop's cutoff: decayed popularity and trending (the scores the popularity,
+-- trending and segment sources rank by, and their logs for the re-ranker), purchases, views,
+-- conversion, repeat buyers, price and age. One row per cutoff and catalog item.
 
 with
 
@@ -45,9 +46,9 @@ activity as (
         events.cutoff_id,
         events.item_id,
         sum({{ decayed('greatest(events.weight, 0)', 'events.shop_age_days', 'rhythm.decay_half_life_days') }})
-            as i_popularity,
+            as popularity_score,
         sum({{ decayed('greatest(events.weight, 0)', 'events.shop_age_days', var('trending_half_life_days')) }})
-            as i_trending,
+            as trending_score,
         count(*) filter (where events.event_type = 'purchase') as i_purchases,
         count(*) filter (where events.event_type = 'view') as i_views,
 
@@ -76,8 +77,11 @@ final as (
     select
         cutoffs.cutoff_id,
         products.item_id,
-        coalesce(activity.i_popularity, 0) as i_popularity,
-        coalesce(activity.i_trending, 0) as i_trending,
+        coalesce(activity.popularity_score, 0) as popularity_score,
+        coalesce(activity.trending_score, 0) as trending_score,
+        -- the re-ranker's view of them: log scale, as every model card since the first has it
+        ln(1 + coalesce(activity.popularity_score, 0)) as i_popularity,
+        ln(1 + coalesce(activity.trending_score, 0)) as i_trending,
         coalesce(activity.i_purchases, 0) as i_purchases,
         coalesce(activity.i_views, 0) as i_views,
         case
