@@ -82,22 +82,31 @@ def promote_latest_passed(instance: dg.DagsterInstance, model_store: ModelStore)
 
 
 def promoted_metadata(card: dict) -> dict:
-    """What the BentoML model carries besides its card (read by `ModelStore.champion`)."""
-    return {
+    """What the BentoML model carries besides its card (read by `ModelStore.champion`).
+    BentoML's metadata holds no None: what is unknown (a split that judged nobody, the purchase
+    rhythm of a shop without repeat buyers) has no entry; the card itself keeps it."""
+    return _without_none({
         "version": card["version"],
         "params": card["params"],
         "contender": card["contender"],
         "protocol": card["protocol"],
         "code_version": card["code_version"],
         "data_window": card["data_window"],
-        "test_ndcg@10": _served(card, "test"),
-        "validation_ndcg@10": _served(card, "validation"),
-    }
+        "test_ndcg@10": served_ndcg(card, "test"),
+        "validation_ndcg@10": served_ndcg(card, "validation"),
+    })
 
 
-def _served(card: dict, window: str) -> float:
-    """The selected contender's NDCG@10 (target all) on the headline protocol's split."""
-    return card[window]["all"]["models"][card["contender"]]["ndcg@10"]
+def _without_none(values: dict) -> dict:
+    return {key: _without_none(value) if isinstance(value, dict) else value
+            for key, value in values.items() if value is not None}
+
+
+def served_ndcg(card: dict, window: str) -> float | None:
+    """The selected contender's NDCG@10 (target all) on the headline protocol's split; None
+    when that split judged nobody (a shop too sparse to judge: popularity is served)."""
+    row = card[window]["all"]["models"].get(card["contender"])
+    return None if row is None else row["ndcg@10"]
 
 
 def _promotion(decision: dict) -> dict:

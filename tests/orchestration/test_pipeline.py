@@ -282,3 +282,16 @@ def test_a_first_run_records_no_champion_score_rather_than_a_made_up_one(synthet
     assert "champion_ndcg@10" not in gate.metadata  # absent, not -1 or 0
     assert gate.metadata["decision"].value["champion"] is None
     assert 0.0 < gate.metadata["challenger_ndcg@10"].value <= 1.0
+
+
+def test_a_shop_too_sparse_to_judge_still_ends_with_a_served_model(tmp_path, rees46_file):
+    """An hour of a public event export: no validation split judges enough customers, so
+    popularity is selected, and promoted, with no test score to record (REES46's head sample once
+    failed here, at promotion)."""
+    home = TailorHome(tmp_path / "home")
+    result = run_pipeline(home, {"source": "rees46", "events_path": str(rees46_file)},
+                          op_config={"model_tuning": {"source_trials": 1, "ranker_trials": 1}})
+    assert result.success
+    promoted = champion(home)
+    assert promoted["metadata"]["contender"] == "popularity"
+    assert (Path(promoted["path"]) / "model_card.json").exists()

@@ -139,8 +139,10 @@ def evaluation_metadata(report: dict) -> dict:
         "selection": report["selection"]["reason"],
         "test_table": dg.MetadataValue.md(metric_table(test)),
         "validation_table": dg.MetadataValue.md(metric_table(headline(report, "validation"))),
-        "contender_test_ndcg@10": test["all"]["models"][report["contender"]]["ndcg@10"],
     }
+    served = test["all"]["models"].get(report["contender"])
+    if served is not None:  # absent when the test split judged nobody
+        metadata["contender_test_ndcg@10"] = served["ndcg@10"]
     if report["champion"] is not None:  # absent, not a placeholder, when there is none
         metadata["champion"] = report["champion"]
         metadata["champion_validation_ndcg@10"] = report["champion_validation_ndcg@10"]

@@ -9,7 +9,7 @@ import dagster as dg
 from ml.evaluation.promotion import decide_promotion
 from orchestration.defs.assets.ranking import challenger_model
 from orchestration.lib.model_store import ModelStore
-from orchestration.lib.promotions import decision_record, promote_latest_passed
+from orchestration.lib.promotions import decision_record, promote_latest_passed, served_ndcg
 
 
 @dg.asset_check(
@@ -41,8 +41,8 @@ def tailor_bundle(context: dg.AssetExecutionContext, model_store: ModelStore
     BentoML model `tailor` with the gate's decision in its model card."""
     promoted = promote_latest_passed(context.instance, model_store)
     card = promoted["card"]
-    return dg.MaterializeResult(metadata={
-        "tag": promoted["tag"], "version": card["version"], "newly_promoted": promoted["new"],
-        "contender": card["contender"],
-        "test_ndcg@10": card["test"]["all"]["models"][card["contender"]]["ndcg@10"],
-    })
+    metadata = {"tag": promoted["tag"], "version": card["version"],
+                "newly_promoted": promoted["new"], "contender": card["contender"]}
+    if served_ndcg(card, "test") is not None:  # absent when the test split judged nobody
+        metadata["test_ndcg@10"] = served_ndcg(card, "test")
+    return dg.MaterializeResult(metadata=metadata)
