@@ -13,7 +13,9 @@
 
 The item-to-item sources score a user's decayed history (the sequence source: the order-weighted
 latest steps) times neighbour matrices of at most `neighbors` entries per item (`ml.neighbors`).
-`fit_index` learns every source from events strictly before a cutoff; `CandidateIndex.candidates`
+`fit_index` learns every source from events strictly before a cutoff and the split's point-in-time
+features (`ml.point_in_time`: the decayed history, purchases, popularity and trending, built by
+dbt for the same cutoffs); `CandidateIndex.candidates`
 returns the union of the sources' top items per user with each source's score and rank, the input of
 the re-ranker (`ml.ranking.features`).
 """
