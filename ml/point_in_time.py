@@ -162,8 +162,10 @@ def from_frames(key: str, frames: dict[str, pd.DataFrame], log: EventLog, catalo
     user_stats = _reindexed(user_rows, _positions(log.user_ids, user_rows["user_id"], "user_id"),
                             USER_STATS, log.n_users, "user")
     item_rows = frames["item"]
-    item_at = _positions(catalog.item_ids, item_rows["item_id"], "item_id")
-    item_stats = _reindexed(item_rows, item_at, ITEM_STATS, catalog.size, "item")
+    items_frame = _reindexed(item_rows,
+                             _positions(catalog.item_ids, item_rows["item_id"], "item_id"),
+                             (*ITEM_STATS, "popularity_score", "trending_score"), catalog.size,
+                             "item")
     categories = np.unique(catalog.category)
     interest = frames["user_category"]
     at = (_positions(log.user_ids, interest["user_id"], "user_id"),
@@ -179,11 +181,9 @@ def from_frames(key: str, frames: dict[str, pd.DataFrame], log: EventLog, catalo
         purchase_counts=matrix(pairs["ui_purchases"]),
         last_seen_days=matrix(1.0 + pairs["ui_days_since_last"].to_numpy(), drop_zeros=False),
         user_stats=user_stats,
-        item_stats=item_stats,
-        popularity=_reindexed(item_rows, item_at, ("popularity_score",), catalog.size,
-                              "item")["popularity_score"].to_numpy(),
-        trending=_reindexed(item_rows, item_at, ("trending_score",), catalog.size,
-                            "item")["trending_score"].to_numpy(),
+        item_stats=items_frame[list(ITEM_STATS)],
+        popularity=items_frame["popularity_score"].to_numpy(),
+        trending=items_frame["trending_score"].to_numpy(),
         user_category_share=share,
         user_category_days=days,
     )

@@ -43,6 +43,7 @@ def tailor_bundle(context: dg.AssetExecutionContext, model_store: ModelStore
     card = promoted["card"]
     metadata = {"tag": promoted["tag"], "version": card["version"],
                 "newly_promoted": promoted["new"], "contender": card["contender"]}
-    if served_ndcg(card, "test") is not None:  # absent when the test split judged nobody
-        metadata["test_ndcg@10"] = served_ndcg(card, "test")
+    test_ndcg = served_ndcg(card, "test")
+    if test_ndcg is not None:  # absent when the test split judged nobody
+        metadata["test_ndcg@10"] = test_ndcg
     return dg.MaterializeResult(metadata=metadata)
