@@ -11,7 +11,7 @@ from ml.candidates import AlsParams, CandidateParams
 from ml.data import EVENT_CODES, EventLog
 from ml.evaluation.protocols import calendar_split, last_basket_split, per_user_labels
 from ml.evaluation.reports import assemble, contender_view
-from ml.ranking.features import RankerParams, pair_features
+from ml.ranking.features import RankerParams, pair_features, sampled_negatives
 from ml.ranking.hybrid import CONTENDERS, SOURCE_OF, recommend_source
 from ml.ranking.training import (
     BUCKETS,
@@ -109,6 +109,22 @@ def test_stratified_sample_keeps_each_bucket_s_share():
     assert counts == {"1": 10, "2-4": 30, "5-15": 60, "16+": 100}
     assert len(np.unique(sample)) == len(sample)
     np.testing.assert_array_equal(stratified_sample(users[:50], lengths, 200, 1), users[:50])
+
+
+def test_sampled_negatives_keep_every_positive_and_at_most_n_negatives_per_user():
+    # user 0: 2 positives, 8 negatives; user 1: 1 positive, 2 negatives; user 2: 5 negatives
+    users = np.repeat([0, 1, 2], [10, 3, 5])
+    labels = np.zeros(18, np.float32)
+    labels[[1, 4, 10]] = 1.0
+    keep = sampled_negatives(users, labels, 3, np.random.default_rng(0))
+    assert keep[labels > 0].all()
+    negatives_kept = {u: int((keep & (labels == 0) & (users == u)).sum()) for u in (0, 1, 2)}
+    assert negatives_kept == {0: 3, 1: 2, 2: 3}
+    # drawn at random, not the first ones of each user
+    draws = {tuple(np.flatnonzero(sampled_negatives(users, labels, 3,
+                                                    np.random.default_rng(seed))))
+             for seed in range(5)}
+    assert len(draws) > 1
 
 
 def test_hybrid_beats_popularity_and_evaluation_covers_every_contender(log, catalog, windows,
