@@ -218,7 +218,7 @@ def fit_index(
         last_seen_days=features.last_seen_days,
         user_factors=user_factors,
         item_factors=item_factors,
-        content_neighbors=content_neighbors(catalog, params.neighbors),
+        content_neighbors=_content_neighbors(catalog, params.neighbors),
         copurchase_neighbors=copurchase_neighbors(log, n_items, params.neighbors),
         itemknn_neighbors=itemknn_neighbors(history, params.itemknn_k, params.itemknn_k1,
                                             params.itemknn_b),
@@ -237,6 +237,16 @@ def fit_index(
         user_category_share=features.user_category_share,
         user_category_days=features.user_category_days,
     )
+
+
+_content: list = []  # the last (catalog, k, neighbours): every fit of a run shares its catalog
+
+
+def _content_neighbors(catalog: Catalog, k: int) -> sp.csr_matrix:
+    """`content_neighbors`, computed once per catalog (they depend on nothing else)."""
+    if not (_content and _content[0] is catalog and _content[1] == k):
+        _content[:] = [catalog, k, content_neighbors(catalog, k)]
+    return _content[2]
 
 
 def fit_als(history: sp.csr_matrix, params: AlsParams) -> tuple[np.ndarray, np.ndarray]:

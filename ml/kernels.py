@@ -7,7 +7,7 @@ them on its booster thread while its event loop goes on answering HTTP.
 
 - `top_k_rows`: per row, the k best columns, ties broken by the lower column index (numpy's
   argpartition leaves the choice among tied scores to its algorithm, which compiled code cannot
-  reproduce);
+  reproduce), in one pass over the row; `top_k_stored` the same per row of a sparse matrix;
 - `factor_scores` / `pair_dots`: ALS scores, each dot product summed in factor order in float32
   (a BLAS product rounds differently depending on how many rows it is given at once).
 
@@ -24,42 +24,63 @@ JIT = {"nogil": True, "cache": True, "error_model": "numpy"}
 
 
 @njit(**JIT)
+def _better(value, index, other_value, other_index):
+    """Whether (value, index) ranks above (other_value, other_index): the larger value, NaN
+    below every number, ties by the lower index."""
+    if np.isnan(value):
+        return np.isnan(other_value) and index < other_index
+    if np.isnan(other_value):
+        return True
+    return value > other_value or (value == other_value and index < other_index)
+
+
+@njit(**JIT)
+def _sift_down(values, indices, size, at):
+    """Restore the heap below `at`: each entry ranks below (is worse than) its children."""
+    while True:
+        worst = 2 * at + 1
+        if worst >= size:
+            return
+        if worst + 1 < size and _better(values[worst], indices[worst],
+                                        values[worst + 1], indices[worst + 1]):
+            worst += 1
+        if not _better(values[at], indices[at], values[worst], indices[worst]):
+            return
+        values[at], values[worst] = values[worst], values[at]
+        indices[at], indices[worst] = indices[worst], indices[at]
+        at = worst
+
+
+@njit(**JIT)
 def top_k_into(row, k, items, scores):
-    """The k best entries of `row` (k <= len(row)), best first, ties by lower index, into
-    `items` / `scores`. NaN ranks below every number."""
-    threshold = -np.partition(-row, k - 1)[k - 1]  # the k-th largest value
-    chosen = np.empty(k, np.int64)
-    taken = 0
-    if np.isnan(threshold):  # fewer than k numbers: all of them, then NaN
-        for j in range(row.shape[0]):
-            if not np.isnan(row[j]):
-                chosen[taken] = j
-                taken += 1
-    else:
-        for j in range(row.shape[0]):
-            if row[j] > threshold:
-                chosen[taken] = j
-                taken += 1
-        for j in range(row.shape[0]):
-            if taken == k:
-                break
-            if row[j] == threshold:
-                chosen[taken] = j
-                taken += 1
-    for j in range(row.shape[0]):
-        if taken == k:
-            break
-        if np.isnan(row[j]):
-            chosen[taken] = j
-            taken += 1
+    """The k best entries of `row` (1 <= k <= len(row)), best first, ties by lower index, into
+    `items` / `scores`. NaN ranks below every number.
+
+    One pass with a heap of the k best so far, its worst at the root: an entry enters only by
+    beating the root, which most entries of a long row do not (a compare each)."""
     values = np.empty(k, row.dtype)
-    for i in range(k):
-        values[i] = row[chosen[i]]
-    # chosen is in index order within each value: a stable sort by value keeps ties that way.
-    order = np.argsort(-values, kind="mergesort")
-    for i in range(k):
-        items[i] = chosen[order[i]]
-        scores[i] = values[order[i]]
+    indices = np.empty(k, np.int64)
+    for j in range(k):
+        values[j] = row[j]
+        indices[j] = j
+    for at in range(k // 2 - 1, -1, -1):
+        _sift_down(values, indices, k, at)
+    worst = values[0]
+    for j in range(k, row.shape[0]):
+        value = row[j]
+        # j comes after every kept index, so a tie never lets it in: only a larger value, or
+        # a number where the worst kept is NaN
+        if value > worst or (worst != worst and value == value):
+            values[0] = value
+            indices[0] = j
+            _sift_down(values, indices, k, 0)
+            worst = values[0]
+    for size in range(k - 1, -1, -1):  # take the worst out, into the last free place
+        items[size] = indices[0]
+        scores[size] = values[0]
+        values[0] = values[size]
+        indices[0] = indices[size]
+        _sift_down(values, indices, size, 0)
 
 
 @njit(**JIT)
@@ -75,6 +96,30 @@ def top_k_rows(matrix, k):
     for r in range(rows):
         top_k_into(matrix[r], k, items[r], scores[r])
     return items, scores
+
+
+@njit(**JIT)
+def top_k_stored(indptr, indices, data, k):
+    """Per row of a CSR matrix, its k largest stored entries (ties: the first stored): the
+    indptr, indices and data of the matrix that keeps only them (best first within a row)."""
+    rows = len(indptr) - 1
+    kept = np.minimum(indptr[1:] - indptr[:-1], k)
+    out_indptr = np.zeros(rows + 1, np.int64)
+    out_indptr[1:] = np.cumsum(kept)
+    out_indices = np.empty(out_indptr[-1], indices.dtype)
+    out_data = np.empty(out_indptr[-1], data.dtype)
+    positions = np.empty(max(k, 1), np.int64)
+    values = np.empty(max(k, 1), data.dtype)
+    for r in range(rows):
+        n = kept[r]
+        if n == 0:
+            continue
+        start = indptr[r]
+        top_k_into(data[start:indptr[r + 1]], n, positions[:n], values[:n])
+        for i in range(n):
+            out_indices[out_indptr[r] + i] = indices[start + positions[i]]
+            out_data[out_indptr[r] + i] = values[i]
+    return out_indptr, out_indices, out_data
 
 
 @njit(**JIT)

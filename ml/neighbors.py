@@ -30,7 +30,7 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from ml.data import Catalog, EventLog
-from ml.kernels import top_k_rows
+from ml.kernels import top_k_rows, top_k_stored
 
 CHUNK = 1024  # rows per dense block: bounds memory at CHUNK x n_items floats
 
@@ -181,23 +181,11 @@ def empty(n_items: int) -> sp.csr_matrix:
 
 def keep_top_k(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """The k largest entries of each row (ties: the first stored)."""
-    rows, cols, values = [], [], []
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        if end == start:
-            continue
-        data = matrix.data[start:end]
-        keep = np.argsort(-data, kind="stable")[:k]
-        rows.append(np.full(len(keep), row))
-        cols.append(matrix.indices[start:end][keep])
-        values.append(data[keep])
-    if not rows:
-        return sp.csr_matrix(matrix.shape, dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-        shape=matrix.shape,
-        dtype=np.float32,
-    )
+    indptr, indices, data = top_k_stored(matrix.indptr, matrix.indices,
+                                         matrix.data.astype(np.float32), k)
+    kept = sp.csr_matrix((data, indices, indptr), shape=matrix.shape, dtype=np.float32)
+    kept.sort_indices()
+    return kept
 
 
 def _steps(log: EventLog) -> pd.DataFrame:

@@ -17,7 +17,10 @@ The served model (the contender model selection chose) must beat the best of the
 NDCG@10 on the test split of each protocol.
 
     .venv/bin/python docs/benchmarks/quality_benchmark.py --online-retail PATH --rees46 PATH
-        [--synthetic-size 1m] [--tuning-trials 4]
+        [--synthetic-size 1m] [--tuning-trials N]
+
+Tuning runs with the product's default budget (what `tailor run` does) unless --tuning-trials
+sets the trials per study.
 """
 
 from __future__ import annotations
@@ -46,15 +49,15 @@ KNN_GRID = [50, 200]
 EASE_GRID = [50.0, 200.0, 500.0, 2000.0]
 
 
-def run_case(name: str, config: dict, trials: int) -> dict:
+def run_case(name: str, config: dict, trials: int | None) -> dict:
     home = configure_environment(TailorHome(Path(tempfile.mkdtemp(prefix="tailor-q-"))))
     from orchestration.cli.pipeline import run_outcome
     from orchestration.lib.promotions import run_decision
     from orchestration.lib.runner import run_pipeline
 
     started = time.monotonic()
-    result = run_pipeline(home, config, op_config={
-        "model_tuning": {"source_trials": trials, "ranker_trials": trials}})
+    budget = {} if trials is None else {"source_trials": trials, "ranker_trials": trials}
+    result = run_pipeline(home, config, op_config={"model_tuning": budget})
     pipeline_seconds = time.monotonic() - started
     reports = home.reports / "models"
     if not (reports / "model_evaluation.json").exists():  # the run failed before the selection
@@ -348,7 +351,8 @@ def main() -> None:
                         help="the UCI Online Retail file (Parquet, CSV or Excel)")
     parser.add_argument("--rees46", type=Path, help="a REES46 events CSV (e.g. the sample)")
     parser.add_argument("--synthetic-size", default="1m", choices=("small", "1m", "none"))
-    parser.add_argument("--tuning-trials", type=int, default=4)
+    parser.add_argument("--tuning-trials", type=int,
+                        help="trials per tuning study (default: the product's budget)")
     args = parser.parse_args()
     runs = [("UCI Online Retail (full)",
              {"source": "online-retail", "events_path": str(args.online_retail.resolve())})]
@@ -360,7 +364,8 @@ def main() -> None:
                      {"source": "synthetic", "synthetic_size": args.synthetic_size}))
     command = (".venv/bin/python docs/benchmarks/quality_benchmark.py --online-retail PATH "
                + ("--rees46 PATH " if args.rees46 else "")
-               + f"--synthetic-size {args.synthetic_size} --tuning-trials {args.tuning_trials}")
+               + f"--synthetic-size {args.synthetic_size}"
+               + (f" --tuning-trials {args.tuning_trials}" if args.tuning_trials else ""))
     cases = []
     for name, config in runs:  # the page is rewritten after each case: a late failure loses none
         cases.append(run_case(name, config, args.tuning_trials))

@@ -21,36 +21,63 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 
-def recall_at_k(relevant: set, recommended: Sequence, k: int) -> float:
-    if not relevant:
+def hits_at_k(truth: Sequence[set], recommended: Sequence[Sequence], k: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """users x k booleans (is the item at each rank relevant; False past a short list) and each
+    user's count of relevant items: what every metric below is computed from."""
+    relevant = np.fromiter((len(items) for items in truth), dtype=np.int64, count=len(truth))
+    if (relevant == 0).any():
         raise ValueError("relevant: empty set; users without relevant items are not evaluated")
-    hits = sum(1 for item in recommended[:k] if item in relevant)
-    return hits / len(relevant)
+    hits = np.zeros((len(truth), k), dtype=bool)
+    for row, (items, ranked) in enumerate(zip(truth, recommended, strict=True)):
+        for rank, item in enumerate(ranked[:k]):
+            if item in items:
+                hits[row, rank] = True
+    return hits, relevant
+
+
+def _discounts(k: int) -> np.ndarray:
+    return 1.0 / np.log2(np.arange(k) + 2.0)
+
+
+def recalls(hits: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    return hits[:, :k].sum(axis=1) / relevant
+
+
+def hit_rates(hits: np.ndarray, k: int) -> np.ndarray:
+    return hits[:, :k].any(axis=1).astype(np.float64)
+
+
+def ndcgs(hits: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    discounts = _discounts(k)
+    ideal = np.cumsum(discounts)[np.minimum(relevant, k) - 1]
+    return (hits[:, :k] * discounts).sum(axis=1) / ideal
+
+
+def average_precisions(hits: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    top = hits[:, :k]
+    precision = np.cumsum(top, axis=1) / np.arange(1, k + 1)
+    return (precision * top).sum(axis=1) / np.minimum(relevant, k)
+
+
+def recall_at_k(relevant: set, recommended: Sequence, k: int) -> float:
+    hits, count = hits_at_k([relevant], [recommended], k)
+    return float(recalls(hits, count, k)[0])
 
 
 def hit_rate_at_k(relevant: set, recommended: Sequence, k: int) -> float:
-    return float(any(item in relevant for item in recommended[:k]))
+    hits, _ = hits_at_k([relevant], [recommended], k)
+    return float(hit_rates(hits, k)[0])
 
 
 def ndcg_at_k(relevant: set, recommended: Sequence, k: int) -> float:
-    if not relevant:
-        raise ValueError("relevant: empty set; users without relevant items are not evaluated")
-    dcg = sum(
-        1.0 / np.log2(rank + 2) for rank, item in enumerate(recommended[:k]) if item in relevant
-    )
-    ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(k, len(relevant))))
-    return dcg / ideal
+    hits, count = hits_at_k([relevant], [recommended], k)
+    return float(ndcgs(hits, count, k)[0])
 
 
 def average_precision_at_k(relevant: set, recommended: Sequence, k: int) -> float:
-    if not relevant:
-        raise ValueError("relevant: empty set; users without relevant items are not evaluated")
-    hits, total = 0, 0.0
-    for rank, item in enumerate(recommended[:k]):
-        if item in relevant:
-            hits += 1
-            total += hits / (rank + 1)
-    return total / min(k, len(relevant))
+    hits, count = hits_at_k([relevant], [recommended], k)
+    return float(average_precisions(hits, count, k)[0])
 
 
 def catalog_coverage(recommendations: Iterable[Sequence], catalog_size: int, k: int) -> float:
@@ -71,19 +98,10 @@ def ranking_report(truth: dict, recommendations: dict, catalog_size: int) -> dic
     users = [u for u, items in truth.items() if items]
     if not users:
         raise ValueError("truth: no user has a relevant item in this window")
-    rows = np.array(
-        [
-            (
-                ndcg_at_k(truth[u], recommendations[u], 10),
-                recall_at_k(truth[u], recommendations[u], 10),
-                recall_at_k(truth[u], recommendations[u], 20),
-                average_precision_at_k(truth[u], recommendations[u], 10),
-                hit_rate_at_k(truth[u], recommendations[u], 10),
-            )
-            for u in users
-        ]
-    )
-    means = rows.mean(axis=0)
+    hits, relevant = hits_at_k([truth[u] for u in users], [recommendations[u] for u in users], 20)
+    means = [float(values.mean()) for values in (
+        ndcgs(hits, relevant, 10), recalls(hits, relevant, 10), recalls(hits, relevant, 20),
+        average_precisions(hits, relevant, 10), hit_rates(hits, 10))]
     return {
         "ndcg@10": float(means[0]),
         "recall@10": float(means[1]),

@@ -201,7 +201,7 @@ def evaluate(model: Recommender, split: Split, contenders: tuple[str, ...] | Non
             continue
         recommendations = {
             name: (_hybrid_recommendations(model, data, exclude) if name == "hybrid" else
-                   recommend_source(index, name, data.users, K, exclude).as_dict())
+                   single_source_recommendations(index, data, name, exclude))
             for name in contenders
         }
         report[target] = {
@@ -249,6 +249,27 @@ def _hybrid_recommendations(model: Recommender, data: EvaluationSet, exclude: bo
         data.pairs["item"].to_numpy(),
         scores,
         _strongest_source(data.pairs),
+        K,
+        exclude,
+    ).as_dict()
+
+
+def single_source_recommendations(index: CandidateIndex, data: EvaluationSet, contender: str,
+                                  exclude: bool) -> dict[int, list[int]]:
+    """`recommend_source`'s top K per judged user, read from the evaluation set's candidates
+    where it has them: they hold each source's top `per_source` (>= K) items, ranked and
+    excluded the same way, so no source is scored twice."""
+    if data.pairs is None or index.params.per_source < K:
+        return recommend_source(index, contender, data.users, K, exclude).as_dict()
+    ranks = data.pairs[f"{SOURCE_OF[contender]}_rank"].to_numpy(dtype=np.float64)
+    proposed = ranks <= K  # NaN (not proposed) is not
+    return _top_per_user(
+        index,
+        data.users,
+        data.pairs["user"].to_numpy()[proposed],
+        data.pairs["item"].to_numpy()[proposed],
+        -ranks[proposed],  # best rank first; the padding only needs them ordered
+        np.full(int(proposed.sum()), SOURCE_OF[contender], dtype=object),
         K,
         exclude,
     ).as_dict()

@@ -19,10 +19,12 @@ is always them, so tuning never returns worse than where it started, on these fo
   of the tuned sources). Serving walks every tree for every candidate: rounds x depth stays
   <= `MAX_TREE_WORK`, which bounds the ranker's cost per candidate at the defaults' 60 x 6 scale.
 
-The budget is trials per study and seconds for all of them (each study gets an equal share of
-what is left); every trial is kept, pruned ones included. The ranker's trials learn from at most
-`ranker_groups` users per fold (drawn by history-length bucket, as training draws them): a
-trial costs a third of a full fit, and the settings found train on `max_groups` users after.
+The budget is trials per study and seconds for all of them, the folds' preparation included:
+each study gets an equal share of what is left, its own preparation included, and its first
+trial runs whatever is left. Every trial is kept, pruned ones included; one whose settings an
+earlier trial of its study already scored (TPE repeats points of small spaces) costs nothing.
+The ranker's trials learn from at most `ranker_groups` users per fold (drawn by history-length
+bucket, as training draws them), and the settings found train on `max_groups` users after.
 """
 
 from __future__ import annotations
@@ -63,11 +65,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TuningBudget:
-    """Trials per study (each source's, and the ranker's), and seconds for all studies."""
+    """Trials per study (each source's, and the ranker's), and seconds for all studies. The
+    default seconds keep a whole `tailor run` on UCI Online Retail (540k events) within five
+    minutes on 2 cores (docs/benchmarks/quality.md)."""
 
     source_trials: int = 6
     ranker_trials: int = 6
-    seconds: float = 120.0
+    seconds: float = 60.0
     seed: int = 7
     ranker_groups: int = 2000  # users each ranker trial learns from, per fold
 
@@ -75,7 +79,9 @@ class TuningBudget:
 @dataclass
 class Fold:
     split: Split
-    index: CandidateIndex  # fit with the settings tuning started from
+    # Fit with the settings tuning started from; after each source study, its best trial's
+    # (the next studies and the ranker's build on it: no refit).
+    index: CandidateIndex
     judged: dict[str, EvaluationSet]  # per target: the customers judged (no candidate pairs)
 
 
@@ -101,12 +107,14 @@ def tune(
     studies = [s for s in STAGES
                if not (s == "ease" and catalog.size > base.candidates.ease_max_items)]
     for n, stage in enumerate(studies):
-        seconds = max(deadline - time.monotonic(), 0.0) / (len(studies) - n)
+        started = time.monotonic()  # a study's share of the seconds includes its preparation
+        seconds = max(deadline - started, 0.0) / (len(studies) - n)
+        fitted: dict[int, list[CandidateIndex]] = {}  # trial number -> its index per fold
         try:
             objective = (_ranker_objective(log, catalog, folds, best, features,
                                            budget.ranker_groups)
                          if stage == "ranker"
-                         else _source_objective(stage, log, catalog, folds, best))
+                         else _source_objective(stage, log, catalog, folds, best, fitted))
         except ValueError as error:  # e.g. no basket to label a re-ranker with on these folds
             progress(f"tuning {stage}: skipped ({error})")
             continue
@@ -118,13 +126,15 @@ def tune(
         study.enqueue_trial(_start(stage, best))
         of = budget.ranker_trials if stage == "ranker" else budget.source_trials
         run = _reported(objective, stage, trials, of, progress)
-        started = time.monotonic()
         study.optimize(run, n_trials=1)  # the starting settings, whatever the seconds left
         study.optimize(run, n_trials=max(of - 1, 0),
                        timeout=max(seconds - (time.monotonic() - started), 0.0))
         completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if completed:
             best = _apply(stage, best, study.best_trial.user_attrs["settings"])
+            if stage != "ranker":  # the next studies start from the best index, refit no more
+                for fold, index in zip(folds, fitted[study.best_trial.number], strict=True):
+                    fold.index = index
     return best, trials
 
 
@@ -144,34 +154,51 @@ def tuning_folds(log: EventLog, catalog: Catalog, windows: Windows, protocol: st
 
 
 def _source_objective(stage: str, log: EventLog, catalog: Catalog, folds: list[Fold],
-                      params: TrainingParams):
+                      params: TrainingParams, fitted: dict[int, list[CandidateIndex]]):
     """A trial of one source's settings: that source alone over the folds (the stage is the
-    source's name)."""
+    source's name). Each complete trial's refit index per fold goes into `fitted`."""
 
     def objective(trial: optuna.Trial) -> float:
         settings = _suggest(stage, trial)
-        scores = []
+        earlier = _same_settings(trial, settings)
+        if earlier is not None:  # TPE may suggest a point again (small integer spaces)
+            fitted[trial.number] = fitted[earlier.number]
+            trial.set_user_attr("settings", settings)
+            trial.set_user_attr("folds", earlier.user_attrs["folds"])
+            return earlier.value
+        scores, indexes = [], []
         for step, fold in enumerate(folds):
-            index = _refit_source(stage, settings, fold, log, catalog, params)
+            indexes.append(_refit_source(stage, settings, fold, log, catalog, params))
             scores.append(float(np.mean([
-                ranking_report(data.truth, recommend_source(index, stage, data.users, K,
+                ranking_report(data.truth, recommend_source(indexes[-1], stage, data.users, K,
                                                             target == "new").as_dict(),
                                catalog.size)["ndcg@10"]
                 for target, data in fold.judged.items()])))
             _report(trial, scores, step, settings)
+        fitted[trial.number] = indexes
         return float(np.mean(scores))
     return objective
+
+
+def _same_settings(trial: optuna.Trial, settings: dict) -> optuna.trial.FrozenTrial | None:
+    """An earlier complete trial of the study with exactly these settings, if any."""
+    for earlier in trial.study.get_trials(deepcopy=False,
+                                          states=(optuna.trial.TrialState.COMPLETE,)):
+        if earlier.user_attrs.get("settings") == settings:
+            return earlier
+    return None
 
 
 def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
                       params: TrainingParams, features: FeatureStore, groups: int):
     """A trial of the ranker's settings: the hybrid over the folds, on candidates and labels of
-    the tuned sources (computed once per fold, for at most `groups` users)."""
+    the tuned sources (each fold's index, as the source studies left it; the labels computed
+    once per fold, for at most `groups` users)."""
     prepared = []
     sampled = replace(params, ranker=replace(params.ranker,
                                              max_groups=min(groups, params.ranker.max_groups)))
     for fold in folds:
-        index = fit_split_index(log, catalog, fold.split, params, features)
+        index = fold.index
         training_set = ranker_training_set(log, catalog, fold.split, sampled, features)
         if not (training_set[1] > 0).any():
             raise ValueError(f"labels: no candidate was bought in fold {len(prepared)}'s labels")
@@ -180,6 +207,11 @@ def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
 
     def objective(trial: optuna.Trial) -> float:
         settings = _suggest("ranker", trial)
+        earlier = _same_settings(trial, settings)
+        if earlier is not None:
+            trial.set_user_attr("settings", settings)
+            trial.set_user_attr("folds", earlier.user_attrs["folds"])
+            return earlier.value
         ranker = replace(params.ranker, **settings)
         scores = []
         for step, (index, (rows, labels, users), judged) in enumerate(prepared):
@@ -302,7 +334,9 @@ def _progress_line(trial: dict, n: int, of: int, best: float) -> str:
     """What `tune` reports after each trial: stage, n/N, NDCG@10 (mean over folds), the best
     so far of the study, pruned or not, seconds, and the settings tried."""
     settings = " ".join(f"{name}={_short(value)}" for name, value in trial["params"].items())
-    pruned = ", pruned" if trial["state"] == "pruned" else ""
+    # a pruned trial's score is of the folds it ran (fold 0), not comparable with the best's
+    pruned = (f", pruned after {len(trial['folds'])} fold" if trial["state"] == "pruned"
+              else "")
     return (f"tuning {trial['stage']} {n}/{of}: ndcg@10 {trial['ndcg@10']:.4f} "
             f"(best {best:.4f}{pruned}) in {trial['seconds']:.1f} s; {settings}")
 

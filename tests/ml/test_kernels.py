@@ -34,3 +34,21 @@ def test_factor_scores_equal_pair_dots_bit_for_bit():
     pairs = pair_dots(users, np.repeat(np.arange(20), 40), items, np.tile(np.arange(40), 20))
     assert np.array_equal(dense.ravel(), pairs)
     np.testing.assert_allclose(dense, users @ items.T, rtol=1e-5, atol=1e-5)
+
+
+def test_top_k_equals_a_full_sort_on_every_kind_of_row():
+    rng = np.random.default_rng(5)
+    rows = [rng.normal(size=(40, 300)),
+            np.where(rng.random((40, 300)) < 0.05, rng.random((40, 300)), 0.0),  # mostly zeros
+            np.sort(rng.normal(size=(5, 300)), axis=1),  # ascending: every entry enters
+            np.where(rng.random((40, 60)) < 0.3, np.nan, rng.integers(0, 3, (40, 60)) * 1.0),
+            np.full((3, 20), np.nan),
+            rng.normal(size=(10, 300)).astype(np.float32)]
+    for scores in rows:
+        for k in (1, 7, 40):
+            items, values = top_k_rows(scores, k)
+            for row in range(len(scores)):
+                key = np.where(np.isnan(scores[row]), np.inf, -scores[row])
+                expected = np.lexsort((np.arange(scores.shape[1]), key))[:k]
+                assert items[row].tolist() == expected.tolist()
+                np.testing.assert_array_equal(values[row], scores[row, expected])

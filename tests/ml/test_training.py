@@ -18,9 +18,11 @@ from ml.ranking.training import (
     TrainingParams,
     bucket_of,
     evaluate,
+    evaluation_set,
     fit_split_index,
     history_lengths,
     ranker_training_set,
+    single_source_recommendations,
     stratified_sample,
     train,
 )
@@ -170,6 +172,17 @@ def test_single_sources_rank_what_they_claim(log, catalog, windows, features):
     assert popular.items[0][0] == int(np.argmax(index.trending))
     with pytest.raises(ValueError, match="contender"):
         recommend_source(index, "oracle", np.array([buyer]), 5)
+
+
+def test_single_sources_read_from_the_candidates_rank_as_recommend_source(log, catalog, windows,
+                                                                         features):
+    split = last_basket_split(log, windows, "test")
+    index = fit_split_index(log, catalog, split, FAST, features)
+    for target in ("all", "new"):
+        data = evaluation_set(index, split, target)
+        for name in SOURCE_OF:
+            direct = recommend_source(index, name, data.users, 20, target == "new").as_dict()
+            assert single_source_recommendations(index, data, name, target == "new") == direct
 
 
 def test_training_params_with_changes_are_validated():

@@ -49,13 +49,13 @@ class ModelTuningConfig(dg.Config):
     protocol: Literal["auto", "calendar", "last_basket"] = "auto"
     # Optuna trials per study (ALS, item-kNN, EASE, sequence; the ranker) and seconds for all
     # of them (ml/ranking/tuning.py); each study's first trial is the starting settings.
-    source_trials: int = 6
-    ranker_trials: int = 6
-    seconds: float = 120.0
-    seed: int = 7
+    source_trials: int = TuningBudget.source_trials
+    ranker_trials: int = TuningBudget.ranker_trials
+    seconds: float = TuningBudget.seconds
+    seed: int = TuningBudget.seed
     # Users each ranker trial learns from per fold; the settings found then train on all that
     # the ranker's max_groups allows.
-    ranker_groups: int = 2000
+    ranker_groups: int = TuningBudget.ranker_groups
     # Settings of the first trial that differ from the defaults, by stage, for example
     # {"ranker": {"rounds": 40}}; with one trial per stage they are trained as they are.
     start: dict[str, dict[str, Any]] = {}
