@@ -148,11 +148,12 @@ class CandidateIndex:
         the item) and `<source>_rank` (1-based; NaN when not proposed). Sorted by user, item.
         """
         n = self.params.per_source
-        parts = []
+        n_items = self.catalog.size
+        proposed: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {
+            source: [] for source in sources}  # per source and block: pair keys, scores, ranks
         for start in range(0, len(users), CHUNK):
             block = users[start : start + CHUNK]
             excluded = self.purchase_counts[block].toarray() > 0 if exclude_purchased else None
-            frames = []
             for source in sources:
                 scores = _dense(self.source_scores(source, block))
                 if excluded is not None:
@@ -162,28 +163,22 @@ class CandidateIndex:
                 keep = top_scores > 0 if source != "als" else np.isfinite(top_scores)
                 if excluded is not None and source == "als":
                     keep &= ~np.take_along_axis(excluded, top, axis=1)
-                rows = np.broadcast_to(block[:, None], top.shape)
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "user": rows[keep],
-                            "item": top[keep],
-                            f"{source}_score": top_scores[keep],
-                            f"{source}_rank": ranks[keep],
-                        }
-                    ).set_index(["user", "item"])
-                )
-            parts.append(pd.concat(frames, axis=1))
-        if not parts:  # no users: no pairs, with the columns every caller reads
-            columns = {"user": [], "item": []}
-            columns.update({f"{s}_{kind}": [] for s in sources for kind in ("score", "rank")})
-            return pd.DataFrame(columns).astype({"user": np.int64, "item": np.int64})
-        union = pd.concat(parts).sort_index().reset_index()
-        for source in sources:
-            union[f"{source}_score"] = union[f"{source}_score"].fillna(0.0)
-        union["user"] = union["user"].astype(np.int64)
-        union["item"] = union["item"].astype(np.int64)
-        return union
+                rows = np.broadcast_to(np.asarray(block, dtype=np.int64)[:, None], top.shape)
+                proposed[source].append((rows[keep] * n_items + top[keep], top_scores[keep],
+                                         ranks[keep]))
+        # The union of every source's pairs, sorted by user then item (key = user x items + item)
+        keys = {source: np.concatenate([k for k, _, _ in parts] or [np.zeros(0, np.int64)])
+                for source, parts in proposed.items()}
+        union = np.unique(np.concatenate([np.zeros(0, np.int64), *keys.values()]))
+        columns: dict[str, np.ndarray] = {"user": union // n_items, "item": union % n_items}
+        for source, parts in proposed.items():
+            at = np.searchsorted(union, keys[source])
+            columns[f"{source}_score"] = np.zeros(len(union))
+            columns[f"{source}_score"][at] = np.concatenate([s for _, s, _ in parts] or [[]])
+            columns[f"{source}_rank"] = np.full(len(union), np.nan)
+            columns[f"{source}_rank"][at] = np.concatenate([r for _, _, r in parts] or [[]])
+        order = ["user", "item", *[f"{s}_{kind}" for s in sources for kind in ("score", "rank")]]
+        return pd.DataFrame({name: columns[name] for name in order})
 
 
 def fit_index(

@@ -190,14 +190,11 @@ def from_frames(key: str, frames: dict[str, pd.DataFrame], log: EventLog, catalo
 
 
 def _positions(ids: np.ndarray, values: pd.Series, field: str) -> np.ndarray:
-    """Index of each value in the sorted `ids`; a value that is not there is an error."""
+    """Index of each value in the (unique) `ids`; a value that is not there is an error."""
     values = values.astype(str).to_numpy()
-    ids = ids.astype(str)
-    at = np.searchsorted(ids, values)
-    found = at < len(ids)
-    found[found] = ids[at[found]] == values[found]
-    if not found.all():
-        raise ValueError(f"{field}: {values[~found][0]!r} is in the point-in-time features but "
+    at = pd.Index(ids.astype(str)).get_indexer(values)
+    if (at < 0).any():
+        raise ValueError(f"{field}: {values[at < 0][0]!r} is in the point-in-time features but "
                          "not in the event log or catalog they are read for")
     return at
 
