@@ -53,11 +53,13 @@ def _sift_down(values, indices, size, at):
 
 @njit(**JIT)
 def top_k_into(row, k, items, scores):
-    """The k best entries of `row` (1 <= k <= len(row)), best first, ties by lower index, into
+    """The k best entries of `row` (k <= len(row)), best first, ties by lower index, into
     `items` / `scores`. NaN ranks below every number.
 
     One pass with a heap of the k best so far, its worst at the root: an entry enters only by
     beating the root, which most entries of a long row do not (a compare each)."""
+    if k == 0:
+        return
     values = np.empty(k, row.dtype)
     indices = np.empty(k, np.int64)
     for j in range(k):
