@@ -65,9 +65,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TuningBudget:
-    """Trials per study (each source's, and the ranker's), and seconds for all studies. The
-    default seconds keep a whole `tailor run` on UCI Online Retail (540k events) within five
-    minutes on 2 cores (docs/benchmarks/quality.md)."""
+    """Trials per study (each source's, and the ranker's), and seconds for all studies. With
+    the defaults a whole `tailor run` on UCI Online Retail (530k events) takes about 6 minutes on
+    2 cores, tuning 1.5 of them (docs/benchmarks/quality.md)."""
 
     source_trials: int = 6
     ranker_trials: int = 6
