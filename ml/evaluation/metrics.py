@@ -99,15 +99,12 @@ def ranking_report(truth: dict, recommendations: dict, catalog_size: int) -> dic
     if not users:
         raise ValueError("truth: no user has a relevant item in this window")
     hits, relevant = hits_at_k([truth[u] for u in users], [recommendations[u] for u in users], 20)
-    means = [float(values.mean()) for values in (
-        ndcgs(hits, relevant, 10), recalls(hits, relevant, 10), recalls(hits, relevant, 20),
-        average_precisions(hits, relevant, 10), hit_rates(hits, 10))]
     return {
-        "ndcg@10": float(means[0]),
-        "recall@10": float(means[1]),
-        "recall@20": float(means[2]),
-        "map@10": float(means[3]),
-        "hit_rate@10": float(means[4]),
+        "ndcg@10": float(ndcgs(hits, relevant, 10).mean()),
+        "recall@10": float(recalls(hits, relevant, 10).mean()),
+        "recall@20": float(recalls(hits, relevant, 20).mean()),
+        "map@10": float(average_precisions(hits, relevant, 10).mean()),
+        "hit_rate@10": float(hit_rates(hits, 10).mean()),
         "coverage@10": catalog_coverage((recommendations[u] for u in users), catalog_size, 10),
         "users": len(users),
     }

@@ -160,11 +160,9 @@ def _source_objective(stage: str, log: EventLog, catalog: Catalog, folds: list[F
 
     def objective(trial: optuna.Trial) -> float:
         settings = _suggest(stage, trial)
-        earlier = _same_settings(trial, settings)
-        if earlier is not None:  # TPE may suggest a point again (small integer spaces)
+        earlier = _repeat_of(trial, settings)
+        if earlier is not None:
             fitted[trial.number] = fitted[earlier.number]
-            trial.set_user_attr("settings", settings)
-            trial.set_user_attr("folds", earlier.user_attrs["folds"])
             return earlier.value
         scores, indexes = [], []
         for step, fold in enumerate(folds):
@@ -180,11 +178,14 @@ def _source_objective(stage: str, log: EventLog, catalog: Catalog, folds: list[F
     return objective
 
 
-def _same_settings(trial: optuna.Trial, settings: dict) -> optuna.trial.FrozenTrial | None:
-    """An earlier complete trial of the study with exactly these settings, if any."""
+def _repeat_of(trial: optuna.Trial, settings: dict) -> optuna.trial.FrozenTrial | None:
+    """An earlier complete trial of the study with exactly these settings (TPE may suggest a
+    point again in small spaces), its folds' scores copied onto `trial`; None if there is none."""
     for earlier in trial.study.get_trials(deepcopy=False,
                                           states=(optuna.trial.TrialState.COMPLETE,)):
         if earlier.user_attrs.get("settings") == settings:
+            trial.set_user_attr("settings", settings)
+            trial.set_user_attr("folds", earlier.user_attrs["folds"])
             return earlier
     return None
 
@@ -207,10 +208,8 @@ def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
 
     def objective(trial: optuna.Trial) -> float:
         settings = _suggest("ranker", trial)
-        earlier = _same_settings(trial, settings)
+        earlier = _repeat_of(trial, settings)
         if earlier is not None:
-            trial.set_user_attr("settings", settings)
-            trial.set_user_attr("folds", earlier.user_attrs["folds"])
             return earlier.value
         ranker = replace(params.ranker, **settings)
         scores = []
