@@ -6,9 +6,11 @@ unit tests of the models need the same shape in milliseconds, with weights from 
 
 from __future__ import annotations
 
+import atexit
 import csv
 import itertools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -81,6 +83,7 @@ def tiny_shop(rows: list[tuple], n_items: int) -> tuple[Catalog, EventLog]:
 # --------------------------------------------------------------------------------------------------
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="tailor-pit-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)  # the DuckDB files and dbt's target
 _STORES = itertools.count()
 
 

@@ -38,6 +38,7 @@ VALIDATION_FOLDS = 2  # time-based cross-validation: validation folds 0 and 1 (t
 # auto: the calendar protocol headlines when it judges at least this share of the customers the
 # last-basket protocol judges on the test stage; else `last_basket` does.
 CALENDAR_MIN_SHARE = 0.25
+SERVE_KEY = "serve"  # the served fit's split key (its point-in-time features' cutoff_id)
 VISIT_GAP_SECONDS = 1800.0  # a pause longer than this ends a visit (sessionization's usual 30 min)
 
 
@@ -63,7 +64,7 @@ class Split:
 
 def serve_split(log: EventLog, cutoff: float) -> Split:
     """Everything before `cutoff` visible, nothing to judge: what a served model is fit on."""
-    return Split("calendar", "serve", log.time < cutoff, cutoff, None, {}, "serve")
+    return Split("calendar", "serve", log.time < cutoff, cutoff, None, {}, SERVE_KEY)
 
 
 def calendar_split(log: EventLog, windows: Windows, stage: str, fold: int = 0) -> Split:

@@ -57,7 +57,7 @@ def evaluation_report(
         selection = select({p: _with_champion(results[p]["validation"],
                                               refit[p]["validation"], champion_contender)
                             for p in PROTOCOLS})
-        champion_ndcg = _score(refit[headline_name]["validation"], champion_contender)
+        champion_ndcg = contender_ndcg(refit[headline_name]["validation"], champion_contender)
         if selection["winner"] == CHAMPION:  # keep the champion's settings, on newer data
             params, contender = champion_params, champion_contender
             results = {p: {"validation": refit[p]["validation"],
@@ -73,7 +73,7 @@ def evaluation_report(
         "protocols": results,
         "selection": selection,
         "contender": contender,
-        "challenger_validation_ndcg@10": _score(results[headline_name]["validation"],
+        "challenger_validation_ndcg@10": contender_ndcg(results[headline_name]["validation"],
                                                 contender),
         "champion": champion and champion["tag"],
         "champion_validation_ndcg@10": champion_ndcg,
@@ -149,7 +149,9 @@ def headline(report: dict, stage: str) -> dict:
     return report["protocols"][report["protocol"]][stage]
 
 
-def _score(evaluation: dict, contender: str) -> float | None:
+def contender_ndcg(evaluation: dict, contender: str) -> float | None:
+    """`contender`'s NDCG@10 (target all) in one stage's evaluation; None when it has no row
+    (the split judged nobody, or the contender could not compete)."""
     row = evaluation["all"]["models"].get(contender)
     return None if row is None else row[METRIC]
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from expectations.suites import SUITES, SuiteParams, quarantine_breaches
 from expectations.validate import run_suite
+from ml.evaluation.protocols import SERVE_KEY
 from ml.point_in_time import TABLES
 from ml.schema import RAW_TABLES
 from orchestration.defs.assets.transforms import mart_key
@@ -29,7 +30,8 @@ GATED_TABLES: dict[str, tuple[dg.AssetKey, str]] = {
     # What the models read: the served fit's rows (every other cutoff's rows are the same
     # definition over fewer events).
     **{
-        table: (mart_key(table), f"(select * from main.{table} where cutoff_id = 'serve')")
+        table: (mart_key(table),
+                f"(select * from main.{table} where cutoff_id = '{SERVE_KEY}')")
         for table in TABLES.values()
     },
     # What the challenger's drift reference is taken from.

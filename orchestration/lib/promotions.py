@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from ml.evaluation.promotion import PromotionDecision
+from ml.evaluation.reports import contender_ndcg
 from orchestration.lib.model_store import CARD, ModelStore
 
 PROMOTION_CHECK = dg.AssetCheckKey(dg.AssetKey("challenger_model"), "challenger_beats_champion")
@@ -92,21 +93,14 @@ def promoted_metadata(card: dict) -> dict:
         "protocol": card["protocol"],
         "code_version": card["code_version"],
         "data_window": card["data_window"],
-        "test_ndcg@10": served_ndcg(card, "test"),
-        "validation_ndcg@10": served_ndcg(card, "validation"),
+        "test_ndcg@10": contender_ndcg(card["test"], card["contender"]),
+        "validation_ndcg@10": contender_ndcg(card["validation"], card["contender"]),
     })
 
 
 def _without_none(values: dict) -> dict:
     return {key: _without_none(value) if isinstance(value, dict) else value
             for key, value in values.items() if value is not None}
-
-
-def served_ndcg(card: dict, window: str) -> float | None:
-    """The selected contender's NDCG@10 (target all) on the headline protocol's split; None
-    when that split judged nobody (a shop too sparse to judge: popularity is served)."""
-    row = card[window]["all"]["models"].get(card["contender"])
-    return None if row is None else row["ndcg@10"]
 
 
 def _promotion(decision: dict) -> dict:

@@ -27,8 +27,7 @@ from ml.monitoring import (
     prediction_sample,
     target_drift,
 )
-from ml.point_in_time import TABLES
-from orchestration.defs.assets.transforms import mart_key
+from orchestration.defs.assets.transforms import POINT_IN_TIME_KEYS, mart_key
 from orchestration.lib.marts import point_in_time, training_data
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import ReportStore
@@ -90,7 +89,7 @@ def feature_drift_report(
 @dg.asset(
     group_name="monitoring",
     deps=[INTERACTIONS, SPLIT, USER_FEATURES, mart_key("dim_products"),
-          *[mart_key(table) for table in TABLES.values()]],
+          *POINT_IN_TIME_KEYS],
     kinds={"evidently", "xgboost"},
     pool="duckdb",
 )

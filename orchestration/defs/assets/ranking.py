@@ -16,29 +16,27 @@ from ml.challenger import build_challenger, save_challenger
 from ml.evaluation.protocols import headline_protocol
 from ml.evaluation.reports import (
     assemble,
+    contender_ndcg,
     contender_results,
     contender_view,
     evaluation_report,
     headline,
     tuning_report,
 )
-from ml.point_in_time import TABLES
 from ml.ranking.hybrid import CONTENDERS
 from ml.ranking.training import TrainingParams
 from ml.ranking.tuning import TuningBudget, tune
-from orchestration.defs.assets.transforms import mart_key
+from orchestration.defs.assets.transforms import POINT_IN_TIME_KEYS, mart_key
 from orchestration.lib.env import code_version
 from orchestration.lib.marts import challenger_marts, point_in_time, training_data
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.tables import metric_table
 from orchestration.lib.warehouse import DuckDBWarehouse
 
-POINT_IN_TIME_TABLES = tuple(TABLES.values())
-
 # What the models read; the gated point-in-time features' blocking suites must pass before any
 # model trains.
-MODEL_INPUTS = [mart_key(m) for m in ("fct_interactions", "dim_products", "ml_temporal_split",
-                                      *POINT_IN_TIME_TABLES)]
+MODEL_INPUTS = [*(mart_key(m) for m in ("fct_interactions", "dim_products", "ml_temporal_split")),
+                *POINT_IN_TIME_KEYS]
 CHALLENGER_MARTS = [mart_key(m) for m in ("dim_customers", "ml_customer_segments",
                                           "ml_user_features", "ml_item_features")]
 
@@ -140,9 +138,9 @@ def evaluation_metadata(report: dict) -> dict:
         "test_table": dg.MetadataValue.md(metric_table(test)),
         "validation_table": dg.MetadataValue.md(metric_table(headline(report, "validation"))),
     }
-    served = test["all"]["models"].get(report["contender"])
+    served = contender_ndcg(test, report["contender"])
     if served is not None:  # absent when the test split judged nobody
-        metadata["contender_test_ndcg@10"] = served["ndcg@10"]
+        metadata["contender_test_ndcg@10"] = served
     if report["champion"] is not None:  # absent, not a placeholder, when there is none
         metadata["champion"] = report["champion"]
         metadata["champion_validation_ndcg@10"] = report["champion_validation_ndcg@10"]

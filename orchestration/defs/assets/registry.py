@@ -7,9 +7,10 @@ challenger that passed it, with the decision in its model card (orchestration/li
 import dagster as dg
 
 from ml.evaluation.promotion import decide_promotion
+from ml.evaluation.reports import contender_ndcg
 from orchestration.defs.assets.ranking import challenger_model
 from orchestration.lib.model_store import ModelStore
-from orchestration.lib.promotions import decision_record, promote_latest_passed, served_ndcg
+from orchestration.lib.promotions import decision_record, promote_latest_passed
 
 
 @dg.asset_check(
@@ -43,7 +44,7 @@ def tailor_bundle(context: dg.AssetExecutionContext, model_store: ModelStore
     card = promoted["card"]
     metadata = {"tag": promoted["tag"], "version": card["version"],
                 "newly_promoted": promoted["new"], "contender": card["contender"]}
-    test_ndcg = served_ndcg(card, "test")
+    test_ndcg = contender_ndcg(card["test"], card["contender"])
     if test_ndcg is not None:  # absent when the test split judged nobody
         metadata["test_ndcg@10"] = test_ndcg
     return dg.MaterializeResult(metadata=metadata)

@@ -7,6 +7,7 @@ has written which cutoffs the models need, the point-in-time features (models/fe
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model
 
+from ml.point_in_time import TABLES
 from orchestration.lib.dbt_project import transforms_project
 from orchestration.lib.translator import TailorDbtTranslator
 from orchestration.lib.warehouse import DuckDBWarehouse
@@ -56,3 +57,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Du
 def mart_key(model: str) -> dg.AssetKey:
     # dagster-dbt looks the model up in the whole manifest: either dbt step answers for any model.
     return get_asset_key_for_model([transforms_dbt_assets], model)
+
+
+# The point-in-time feature tables (ml.point_in_time.TABLES): what every model step reads.
+POINT_IN_TIME_KEYS = [mart_key(table) for table in TABLES.values()]
