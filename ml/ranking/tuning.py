@@ -66,12 +66,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TuningBudget:
     """Trials per study (each source's, and the ranker's), and seconds for all studies. With
-    the defaults a whole `tailor run` on UCI Online Retail (530k events) takes about 6 minutes on
-    2 cores, tuning 1.5 of them (docs/benchmarks/quality.md)."""
+    the defaults a whole `tailor run` on UCI Online Retail (530k events) takes about 4.5 minutes
+    on 2 cores, tuning 1 of them; the seconds end the studies there before their trials do
+    (docs/benchmarks/quality.md)."""
 
     source_trials: int = 6
     ranker_trials: int = 6
-    seconds: float = 60.0
+    seconds: float = 30.0
     seed: int = 7
     ranker_groups: int = 2000  # users each ranker trial learns from, per fold
 

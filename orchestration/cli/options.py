@@ -22,7 +22,8 @@ def add_synthetic_options(parser: argparse.ArgumentParser) -> None:
 
 def add_tuning_trials(parser: argparse.ArgumentParser,
                       stage: str = "(ALS, item-kNN, EASE, sequence, ranker)") -> None:
-    """--tuning-trials: what every command that trains takes; `stage` ends the help's first part."""
+    """--tuning-trials and --tuning-seconds: what every command that trains takes; `stage` ends
+    the help's first part."""
     parser.add_argument(
         "--tuning-trials",
         type=int,
@@ -31,12 +32,24 @@ def add_tuning_trials(parser: argparse.ArgumentParser,
         help=f"Optuna trials per study {stage}, within model_tuning's seconds budget; "
         "1 = the starting settings",
     )
+    parser.add_argument(
+        "--tuning-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds for all tuning studies (default: model_tuning's, 30); each study still "
+        "runs its starting settings",
+    )
 
 
 def tuning_config(args: argparse.Namespace) -> dict:
-    """--tuning-trials as the op config of model_tuning (at least one trial per study)."""
+    """--tuning-trials (at least one trial per study) and --tuning-seconds as the op config of
+    model_tuning."""
     trials = max(args.tuning_trials, 1)
-    return {"model_tuning": {"source_trials": trials, "ranker_trials": trials}}
+    config = {"source_trials": trials, "ranker_trials": trials}
+    if getattr(args, "tuning_seconds", None) is not None:
+        config["seconds"] = max(args.tuning_seconds, 0.0)
+    return {"model_tuning": config}
 
 
 def k_items(text: str) -> int:

@@ -66,7 +66,9 @@ def demo_as_run(args: argparse.Namespace) -> argparse.Namespace:
 
     return build_parser().parse_args(["run", "--source", "synthetic", "--size", args.size,
                                       "--seed", str(args.seed),
-                                      "--tuning-trials", str(args.tuning_trials)])
+                                      "--tuning-trials", str(args.tuning_trials),
+                                      *(["--tuning-seconds", str(args.tuning_seconds)]
+                                        if args.tuning_seconds is not None else [])])
 
 
 def _run(args: argparse.Namespace, home: TailorHome) -> int:

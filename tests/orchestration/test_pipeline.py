@@ -9,6 +9,7 @@ import pytest
 
 from ml.sources.synthetic import SyntheticParams, generate_store
 from orchestration.cli import build_parser, main
+from orchestration.cli.options import tuning_config
 from orchestration.cli.pipeline import demo_as_run
 from orchestration.cli.status import collect_status
 from orchestration.lib.env import TailorHome
@@ -202,6 +203,14 @@ def test_demo_runs_with_every_option_of_run_at_its_default():
     assert set(vars(run)) == set(vars(defaults))
     assert (run.source, run.seed, run.tuning_trials, run.size, run.sep) == (
         "synthetic", 3, 2, "small", None)
+
+
+def test_tuning_options_become_model_tuning_s_config_and_seconds_only_when_given():
+    given = build_parser().parse_args(["demo", "--tuning-trials", "0", "--tuning-seconds", "90"])
+    assert tuning_config(demo_as_run(given)) == {
+        "model_tuning": {"source_trials": 1, "ranker_trials": 1, "seconds": 90.0}}
+    assert tuning_config(build_parser().parse_args(["run"])) == {
+        "model_tuning": {"source_trials": 4, "ranker_trials": 4}}  # seconds: the asset's default
 
 
 def test_cli_run_checks_the_header_before_starting_dagster(tmp_path, capsys, monkeypatch):
