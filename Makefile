@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MANIFEST := transforms/target/manifest.json
 DBT_SOURCES := $(shell find transforms -path transforms/target -prune -o \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
-.PHONY: install demo test ui serve lint manifest clean chromium
+.PHONY: install demo test ui serve lint manifest clean chromium redis
 
 install: $(STAMP) $(MANIFEST)
 
@@ -25,10 +25,10 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 
 manifest: $(MANIFEST)
 
-demo: install
+demo: install redis
 	$(BIN)/tailor demo
 
-test: install chromium
+test: install chromium redis
 	$(BIN)/python -m pytest -q
 
 # The governance browser test drives Debian's Chromium (`playwright install` cannot download
@@ -40,10 +40,19 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# The event stream and online profiles run on Debian's redis-server (started per home by
+# `tailor serve` / `tailor stream-worker`, per test by the tests). Idempotent, as chromium.
+REDIS := /usr/bin/redis-server
+redis: $(REDIS)
+
+$(REDIS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server
+
 ui: install
 	$(BIN)/tailor ui
 
-serve: install
+serve: install redis
 	$(BIN)/tailor serve
 
 lint: install

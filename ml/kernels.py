@@ -1,9 +1,9 @@
 """Compiled loops (numba) that training and serving share, so that both compute the same numbers.
 
 Each is the one implementation of its step: the batch pipeline (`ml.candidates`,
-`ml.ranking.features`) calls these for thousands of users, `ml.online` calls the same functions
-from its compiled per-request pass. They run without the GIL (`nogil`): a serving worker runs
-them on its booster thread while its event loop goes on answering HTTP.
+`ml.ranking.features`) calls these for thousands of users, `ml.online.scorer` calls the same
+functions from its compiled per-request pass. They run without the GIL (`nogil`): a serving worker
+runs them on its booster thread while its event loop goes on answering HTTP.
 
 - `top_k_rows`: per row, the k best columns, ties broken by the lower column index (numpy's
   argpartition leaves the choice among tied scores to its algorithm, which compiled code cannot

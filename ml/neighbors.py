@@ -2,7 +2,7 @@
 
 Every builder returns an items x items CSR matrix holding at most `k` neighbours per item (row),
 so a user's score costs at most (profile length x k) multiply-adds, in the batch code and in
-serving alike (`ml.online`), whatever the catalog size:
+serving alike (`ml.online.scorer`), whatever the catalog size:
 
 - `content_neighbors`: TF-IDF cosine of title, description, category path, brand and price band;
 - `copurchase_neighbors`: items in the same basket, cosine-normalised co-occurrence;

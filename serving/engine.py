@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.consent import load_consent, refusal
-from ml.online import CandidateBatch, Ranked
+from ml.online.scorer import CandidateBatch, Ranked
 from ml.ranking.hybrid import scores_below
 from serving.logs import log_answers, log_event
 from serving.metrics import Metrics

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ml.bundle import SEGMENTS_FILE, Bundle, load_bundle
 from ml.consent import ConsentSnapshot, load_consent
-from ml.online import OnlineScorer
+from ml.online.scorer import OnlineScorer
 from ml.schema import GUEST_PREFIX
 from serving.rules import ServingSettings
 

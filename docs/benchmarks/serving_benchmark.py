@@ -262,7 +262,7 @@ def write_report(path: Path, runs: dict[int, dict], steps: dict, args, command: 
     lines += [
         "Latencies are wrk's, over loopback, including HTTP parsing, pydantic validation, JSON",
         "encoding, one JSON log line and Prometheus counters per answer. An uncached answer ranks",
-        "all candidates of the customer with the XGBoost ranker (`ml/online.py`) and applies the",
+        "all candidates of the customer with the XGBoost ranker (`ml/online/scorer.py`) and applies the",
         "business rules of `serving/rules.py` (stock, category diversity). On a machine shared",
         "with other work, a load average well above 0 before the benchmark means pessimistic",
         "numbers; from run to run on this machine the 8-client rates vary by about 5%.",

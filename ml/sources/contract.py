@@ -7,6 +7,7 @@ and `raw = loaded + quarantined` holds for each table by construction.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -332,6 +333,7 @@ def _shown(values: pd.Series, column: str) -> pd.Series:
 
 def _numbers(values: pd.Series, column: str, rows: _Rows) -> pd.Series:
     number = pd.to_numeric(values, errors="coerce").astype("float64")
+    number = number.mask(np.isinf(number))  # "inf" is no quantity or price either
     invalid = number.isna() & values.notna() & (values.astype("string").str.strip() != "")
     if invalid.any():
         rows.flag(invalid, "invalid_number", _shown(values, column) + " is not a number")
@@ -366,3 +368,177 @@ def _typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+# -- one event at a time: the service's intake (POST /events) -----------------------------------
+#
+# The same rules as `_validate_events`, for a few events per request without pandas' fixed costs
+# (tens of ms per call). tests/ml/test_live_events.py holds both to the same decisions on the
+# same rows; the warehouse drain still runs every event through `validate_source`.
+
+LIVE_ID_FIELDS = ("event_id", "item_id")  # required; and user_id or anonymous_id
+LIVE_TEXT_FIELDS = ("session_id", "order_id", "placement", "request_id")
+LIVE_NUMBER_FIELDS = ("quantity", "price", "dwell_seconds")
+
+
+@dataclass(frozen=True)
+class EventProblem:
+    """Why one event was refused: the field, a QUARANTINE_REASONS code, and a sentence."""
+
+    field: str
+    reason: str
+    detail: str
+
+
+def check_live_event(record: object, now: datetime) -> tuple[dict | None, EventProblem | None]:
+    """(the event in canonical form, None) or (None, the first problem), checked in the order of
+    `_validate_events`. Canonical: ids and text stripped (None when empty), `event_type` lower
+    case, `occurred_at` as ISO-8601 UTC with a Z, numbers as numbers, `quantity` whole."""
+    if not isinstance(record, dict):
+        return None, EventProblem("event", "invalid_event", "an event is a JSON object")
+    event: dict = {}
+    for name in (*LIVE_ID_FIELDS, "user_id", "anonymous_id", *LIVE_TEXT_FIELDS):
+        value, problem = _live_text(record.get(name), name)
+        if problem:
+            return None, problem
+        event[name] = value
+    for name in ("event_id", "user_id", "item_id"):
+        if name == "user_id":
+            if event["user_id"] is None and event["anonymous_id"] is None:
+                return None, EventProblem("user_id", "missing_id",
+                                          "user_id and anonymous_id are both empty")
+        elif event[name] is None:
+            return None, EventProblem(name, "missing_id", f"{name} is empty")
+    event_type = record.get("event_type")
+    event_type = str(event_type).strip().lower() if isinstance(event_type, str) else None
+    if event_type not in EVENT_TYPES:
+        shown = event_type or "<empty>"
+        return None, EventProblem("event_type", "unknown_event_type",
+                                  f"event_type {shown} is not one of {', '.join(EVENT_TYPES)}")
+    event["event_type"] = event_type
+    occurred_at, problem = _live_time(record.get("occurred_at"), now)
+    if problem:
+        return None, problem
+    event["occurred_at"] = occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for name in LIVE_NUMBER_FIELDS:
+        value = record.get(name)
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            event[name] = None
+            continue
+        number = _live_number(value)
+        if number is None:
+            return None, EventProblem(name, "invalid_number",
+                                      f"{name} '{str(value)[:40]}' is not a number")
+        event[name] = number
+    for name, reason in (("quantity", "negative_quantity"), ("price", "negative_price"),
+                         ("dwell_seconds", "negative_quantity")):
+        if event[name] is not None and event[name] < 0:
+            return None, EventProblem(name, reason, f"{name} is below zero")
+    if event["quantity"] is not None:
+        event["quantity"] = int(round(event["quantity"]))
+    return event, None
+
+
+def check_live_events(records: list, now: datetime) -> tuple[list[dict], list[dict]]:
+    """(accepted events, rejected: {"index", "event_id", "field", "reason", "detail"}): each
+    event on its own, so a bad one never costs a good one its place; a repeated event_id within
+    the batch is a `duplicate_event` after its first valid occurrence, as in a file."""
+    accepted, rejected, seen = [], [], set()
+    for index, record in enumerate(records):
+        event, problem = check_live_event(record, now)
+        if event is not None and event["event_id"] in seen:
+            problem = EventProblem("event_id", "duplicate_event",
+                                   f"event_id {event['event_id']} seen before")
+        if problem is not None:
+            raw_id = record.get("event_id") if isinstance(record, dict) else None
+            rejected.append({"index": index,
+                             "event_id": raw_id if isinstance(raw_id, str) else None,
+                             "field": problem.field, "reason": problem.reason,
+                             "detail": problem.detail})
+            continue
+        seen.add(event["event_id"])
+        accepted.append(event)
+    return accepted, rejected
+
+
+def _live_text(value: object, name: str) -> tuple[str | None, EventProblem | None]:
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None, EventProblem(name, "invalid_value",
+                                  f"{name} must be a string, got {type(value).__name__}")
+    text = str(value).strip()
+    return (text or None), None
+
+
+def _live_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _live_time(value: object, now: datetime) -> tuple[datetime | None, EventProblem | None]:
+    """`_read_times` and `_checked_times` (required) for one value."""
+    name = "occurred_at"
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None, EventProblem(name, "unparsable_timestamp", f"{name} is empty")
+    shown = f"{name} '{str(value)[:40]}'"
+    late = EventProblem(name, "future_timestamp",
+                        f"{shown} is after the load time {now:%Y-%m-%dT%H:%M:%SZ}")
+    number = None if isinstance(value, str) and not _looks_numeric(value) else _live_number(value)
+    if isinstance(value, bool) or (not isinstance(value, str) and number is None):
+        return None, EventProblem(name, "unparsable_timestamp",
+                                  f"{shown} is not a time; accepted: {TIMESTAMP_FORMATS}")
+    if number is not None:
+        if abs(number) >= MAX_PLAUSIBLE_EPOCH_SECONDS:
+            return None, EventProblem(name, "unparsable_timestamp",
+                                      f"{shown} is too large for epoch seconds (milliseconds?); "
+                                      f"accepted: {TIMESTAMP_FORMATS}")
+        if number >= MAX_EPOCH_SECONDS:
+            return None, late
+        if number <= -MAX_EPOCH_SECONDS:
+            return None, EventProblem(name, "unparsable_timestamp",
+                                      f"{shown} is before 1677-09-22, the earliest time supported")
+        moment = datetime(1970, 1, 1) + timedelta(seconds=number)
+    else:
+        text = value.strip()
+        if _YEAR_MONTH.fullmatch(text):  # pandas reads 2026-11 as its first day
+            text += "-01"
+        try:
+            if _NOT_PANDAS_ISO.search(text):  # week dates, comma fractions: pandas refuses them
+                raise ValueError(text)
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None, EventProblem(name, "unparsable_timestamp",
+                                      f"{shown} is not a time; accepted: {TIMESTAMP_FORMATS}")
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        if moment > pd.Timestamp.max:
+            return None, late
+        if moment < pd.Timestamp.min:
+            return None, EventProblem(name, "unparsable_timestamp",
+                                      f"{shown} is before 1677-09-22, the earliest time supported")
+    if moment > now + FUTURE_TOLERANCE:
+        return None, late
+    return moment, None
+
+
+_YEAR_MONTH = re.compile(r"\d{4}-\d{2}")
+_NOT_PANDAS_ISO = re.compile(r"^\d{4}-?W|\d,\d")
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True

@@ -1,5 +1,6 @@
-"""ml.online._DensePredictor: its private-API path gives `Booster.inplace_predict`'s scores, and it
-falls back to `inplace_predict` (with the same scores) whenever that path is unavailable."""
+"""ml.online.scorer._DensePredictor: its private-API path gives `Booster.inplace_predict`'s
+scores, and it falls back to `inplace_predict` (with the same scores) whenever that path is
+unavailable."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import xgboost as xgb
 import xgboost.core
 
-from ml.online import _DensePredictor
+from ml.online.scorer import _DensePredictor
 from ml.ranking.features import FEATURES, RankerParams
 
 BATCH_SIZES = [1, 2, 7, 150, 1000]  # one candidate, one request's candidates, a micro-batch's
@@ -44,7 +45,8 @@ def ranker() -> xgb.Booster:
 @pytest.mark.parametrize("rows", BATCH_SIZES)
 def test_private_path_scores_equal_inplace_predict(ranker, rows):
     predictor = _DensePredictor(ranker)
-    assert predictor.path == "private"  # else this xgboost broke the bindings: see ml/online.py
+    # else this xgboost broke the bindings: see ml/online/scorer.py
+    assert predictor.path == "private"
     x = features(rows)
     x[:2, 0] = [2.0, -2.0][:rows]  # the deciding feature on both sides of its split
     scores = predictor(x)
@@ -62,8 +64,8 @@ def test_private_path_scores_no_rows_and_non_contiguous_input(ranker):
 
 
 def private_bindings(monkeypatch, **changes) -> None:
-    """Make the private names `ml.online` imports from xgboost.core look changed (a missing name:
-    None), leaving the real module, and so `inplace_predict`, as they are."""
+    """Make the private names `ml.online.scorer` imports from xgboost.core look changed (a
+    missing name: None), leaving the real module, and so `inplace_predict`, as they are."""
     fake = types.ModuleType("xgboost.core")
     fake.__dict__.update(vars(xgboost.core))
     for name, value in changes.items():

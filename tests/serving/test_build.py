@@ -33,7 +33,7 @@ def test_bento_builds_offline_ships_the_code_and_serves(trained, tmp_path):
     tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
     name, version = tag.split(":")
     bento = home / "bentos" / name / version
-    for path in ("src/ml/bundle.py", "src/ml/online.py", "src/ml/consent.py",
+    for path in ("src/ml/bundle.py", "src/ml/online/scorer.py", "src/ml/consent.py",
                  "src/serving/service.py", "src/serving/rules.py", "src/serving/schemas.py",
                  "src/serving/templates/docs.html"):
         assert (bento / path).is_file(), path

@@ -1,6 +1,6 @@
-"""ml.online gives, one user or a few users at a time, exactly what the batch code gives (features
-bit for bit, the same ranking, scores and reasons), on a trained bundle, for every user with a
-history."""
+"""ml.online.scorer gives, one user or a few users at a time, exactly what the batch code gives
+(features bit for bit, the same ranking, scores and reasons), on a trained bundle, for every user
+with a history."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ml.candidates import NEIGHBOR_SOURCES
-from ml.online import OnlineScorer
+from ml.online.scorer import OnlineScorer
 from ml.ranking.features import FEATURES, pair_features
 from ml.ranking.hybrid import Recommender
 

@@ -1,0 +1,7 @@
+"""The online side of the model: what serving computes per request.
+
+    scorer.py   `OnlineScorer`: the hybrid's candidates, features and ranking for a few users at a
+                time, equal to the batch code's (one compiled pass)
+    profile.py  `Profile` and `apply_event`: a visitor's live state, and how one event changes it
+                (pure functions; the stream workers and the read-your-writes path both call them)
+"""

@@ -1,0 +1,202 @@
+"""Online profiles in Redis: the stream workers apply events to them, the service reads them.
+
+Keys (ids are the contract's pseudonymous ids, never personal data):
+
+    tailor:profile:user:<user_id> / tailor:profile:anon:<anonymous_id>   the profile (JSON)
+    tailor:applied:<event_id>    set when the event was applied (idempotency), kept APPLIED_TTL_S
+    tailor:stitch:<anonymous_id> the customer a visitor turned out to be
+    tailor:inbox:<profile key>   events accepted by the service, not yet applied (a list)
+
+Read-your-writes: `POST /events` pushes each event to its profile's inbox *before* publishing it
+to the stream, so no worker can apply an event that is not in an inbox yet; a worker writes the
+profile, the event's applied marker and the inbox removal in one MULTI/EXEC. So at every moment
+each accepted event is either applied in its profile or waiting in the inbox, never both, and
+`current()` (profile + inbox, one round trip) reflects every event that got a 2xx.
+
+Concurrency: several workers may update one profile; each batch WATCHes the keys it read and is
+retried when another worker wrote them first (optimistic locking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from ml.online.profile import Profile, apply_event, merge, profile_key
+from serving.stream.redis_stream import encode
+
+PROFILE = "tailor:profile:"
+APPLIED = "tailor:applied:"
+STITCH = "tailor:stitch:"
+INBOX = "tailor:inbox:"
+APPLIED_TTL_S = 7 * 86_400  # longer than any redelivery: a claim comes within minutes
+INBOX_LIMIT = 1_000  # per visitor; older waiting events are still in the stream
+INBOX_TTL_S = 86_400
+MAX_RETRIES = 50
+
+
+@dataclass(frozen=True)
+class ProfileRules:
+    """What applying an event needs from the serving model: each item's category (unknown
+    items: None), the event-type weights and the decay half-life."""
+
+    category_of: Callable[[str], str | None]
+    weights: dict[str, float]
+    half_life_s: float
+
+    def apply(self, profile: Profile, event: dict) -> Profile:
+        return apply_event(profile, event, self.category_of(event["item_id"]), self.weights,
+                           self.half_life_s)
+
+
+@dataclass(frozen=True)
+class Applied:
+    applied: int  # events that changed a profile
+    repeated: int  # events applied before (redelivered, or posted twice): skipped
+
+
+class ProfileStore:
+    def __init__(self, client: redis.Redis, rules: ProfileRules) -> None:
+        self.client = client
+        self.rules = rules
+
+    # -- the service's side ------------------------------------------------------------------------
+
+    def add_to_inboxes(self, events: list[dict]) -> None:
+        """Each event into the inbox of the profile it will change (before it is published)."""
+        keys = self._intake_keys(events)
+        pipe = self.client.pipeline(transaction=True)
+        for key, event in zip(keys, events, strict=True):
+            pipe.rpush(INBOX + key, encode(event))
+        for key in set(keys):
+            pipe.ltrim(INBOX + key, -INBOX_LIMIT, -1)
+            pipe.expire(INBOX + key, INBOX_TTL_S)
+        pipe.execute()
+
+    def remove_from_inboxes(self, events: list[dict]) -> None:
+        """Undo `add_to_inboxes` for events that could not be published."""
+        pipe = self.client.pipeline(transaction=True)
+        for event in events:
+            for key in _inbox_keys(event, None):
+                pipe.lrem(INBOX + key, 1, encode(event))
+        pipe.execute()
+
+    def current(self, user_id: str | None, anonymous_id: str | None = None) -> Profile | None:
+        """The profile of a customer (or, without one, a visitor) with every accepted event in
+        it, applied or not yet; None when there is none."""
+        key = self.resolve(user_id, anonymous_id)
+        if key is None:
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(PROFILE + key)
+        pipe.lrange(INBOX + key, 0, -1)
+        text, waiting = pipe.execute()
+        profile = Profile.from_json(text, key)
+        if waiting:
+            profile = self._with_waiting(profile, waiting)
+        return profile if profile.events else None
+
+    def resolve(self, user_id: str | None, anonymous_id: str | None) -> str | None:
+        """The profile key for these ids: the customer's, else the customer a visitor was
+        stitched to, else the visitor's."""
+        if user_id:
+            return f"user:{user_id}"
+        if not anonymous_id:
+            return None
+        stitched = self.client.get(STITCH + anonymous_id)
+        return f"user:{stitched}" if stitched else f"anon:{anonymous_id}"
+
+    # -- the workers' side -------------------------------------------------------------------------
+
+    def apply(self, events: list[dict]) -> Applied:
+        """Apply events once each (by event_id), atomically per batch."""
+        for _ in range(MAX_RETRIES):
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    return self._apply_watched(pipe, events)
+                except redis.WatchError:
+                    continue  # another worker changed a profile we read: read again
+        raise RuntimeError(f"profiles: {MAX_RETRIES} conflicting updates in a row")
+
+    def _apply_watched(self, pipe, events: list[dict]) -> Applied:
+        ids = [e["event_id"] for e in events]
+        visitors = sorted({e["anonymous_id"] for e in events if e.get("anonymous_id")})
+        pipe.watch(*(APPLIED + i for i in ids), *(STITCH + v for v in visitors))
+        done = pipe.mget([APPLIED + i for i in ids])
+        stitched = dict(zip(visitors, pipe.mget([STITCH + v for v in visitors]) if visitors
+                            else [], strict=True))
+        keys = sorted({_target(e, stitched) for e in events}
+                      | {f"anon:{v}" for v in visitors if not stitched[v]})
+        pipe.watch(*(PROFILE + k for k in keys))
+        profiles = {k: Profile.from_json(t, k)
+                    for k, t in zip(keys, pipe.mget([PROFILE + k for k in keys]), strict=True)}
+        merged, seen, applied = set(), set(), 0
+        for event, marker in zip(events, done, strict=True):
+            if marker is not None or event["event_id"] in seen:
+                continue
+            seen.add(event["event_id"])
+            visitor = event.get("anonymous_id")
+            if event.get("user_id") and visitor and not stitched[visitor]:
+                key = f"user:{event['user_id']}"  # this visitor is this customer from now on
+                profiles[key] = merge(profiles[key], profiles[f"anon:{visitor}"],
+                                      self.rules.half_life_s)
+                stitched[visitor] = event["user_id"]
+                merged.add(visitor)
+            key = _target(event, stitched)
+            profiles[key] = self.rules.apply(profiles[key], event)
+            applied += 1
+        pipe.multi()
+        for key, profile in profiles.items():
+            if profile.events and not (key.startswith("anon:") and key[5:] in merged):
+                pipe.set(PROFILE + key, profile.to_json())
+        for visitor in merged:
+            pipe.set(STITCH + visitor, stitched[visitor])
+            pipe.delete(PROFILE + f"anon:{visitor}")
+        for event_id in seen:
+            pipe.set(APPLIED + event_id, 1, ex=APPLIED_TTL_S)
+        for event in events:  # applied now or before: out of every inbox it may be in
+            for key in _inbox_keys(event, stitched):
+                pipe.lrem(INBOX + key, 1, encode(event))
+        pipe.execute()
+        return Applied(applied, len(events) - applied)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _intake_keys(self, events: list[dict]) -> list[str]:
+        visitors = sorted({e["anonymous_id"] for e in events if not e.get("user_id")})
+        stitched = dict(zip(visitors, self.client.mget([STITCH + v for v in visitors])
+                            if visitors else [], strict=True))
+        return [_target(e, stitched) for e in events]
+
+    def _with_waiting(self, profile: Profile, waiting: list[str]) -> Profile:
+        import json
+
+        events = [json.loads(text) for text in waiting]
+        ids = list(dict.fromkeys(e["event_id"] for e in events))
+        done = dict(zip(ids, self.client.mget([APPLIED + i for i in ids]), strict=True))
+        for event in events:
+            if done.get(event["event_id"]) is None:
+                done[event["event_id"]] = "now"  # a second copy in the inbox is no new event
+                profile = self.rules.apply(profile, event)
+        return profile
+
+
+def _target(event: dict, stitched: dict[str, str | None]) -> str:
+    """The profile an event changes: the customer's, or its visitor's customer once stitched."""
+    if not event.get("user_id"):
+        customer = stitched.get(event["anonymous_id"])
+        if customer:
+            return f"user:{customer}"
+    return profile_key(event)
+
+
+def _inbox_keys(event: dict, stitched: dict[str, str | None] | None) -> set[str]:
+    keys = {profile_key(event)}
+    visitor = event.get("anonymous_id")
+    if visitor:
+        keys.add(f"anon:{visitor}")
+        if stitched and stitched.get(visitor):
+            keys.add(f"user:{stitched[visitor]}")
+    return keys

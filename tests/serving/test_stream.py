@@ -1,0 +1,177 @@
+"""The event stream, online profiles and the stream worker over a real redis-server: delivery,
+acknowledgement, claims after a dead consumer, dead letters, trimming, idempotency, stitching and
+read-your-writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from serving.stream.profiles import ProfileRules, ProfileStore
+from serving.stream.redis_stream import DEAD_LETTERS, RedisEventStream, connect
+from serving.stream.worker import GROUP, StreamWorker, WorkerSettings, event_weights
+
+CATEGORY = {"shoe-1": "shoes", "shoe-2": "shoes", "hat-1": "hats"}
+RULES = ProfileRules(CATEGORY.get, event_weights(), 30 * 86_400.0)
+
+
+def event(n, user="u1", item="shoe-1", kind="view", anonymous=None, minute=0):
+    return {"event_id": f"e{n}", "user_id": user, "anonymous_id": anonymous, "session_id": "s1",
+            "item_id": item, "event_type": kind,
+            "occurred_at": f"2026-11-30T12:{minute:02d}:00.000000Z"}
+
+
+@pytest.fixture
+def client(redis_server):
+    return connect(redis_server.url)
+
+
+@pytest.fixture
+def stream(client):
+    return RedisEventStream(client)
+
+
+@pytest.fixture
+def profiles(client):
+    return ProfileStore(client, RULES)
+
+
+def worker(stream, profiles, client, name="w1", **settings):
+    return StreamWorker(stream, profiles, client,
+                        WorkerSettings(consumer=name, block_ms=10, **settings))
+
+
+def accept(profiles, stream, events):
+    """What POST /events does with valid events: inbox first, then the stream."""
+    profiles.add_to_inboxes(events)
+    return stream.publish(events)
+
+
+def test_every_group_reads_every_entry_once_until_it_acknowledges(stream):
+    ids = stream.publish([event(1), event(2)])
+    first = stream.read(GROUP, "a", 10, 10)
+    assert [e.id for e in first] == ids and first[0].event == event(1)
+    assert stream.read(GROUP, "b", 10, 10) == []  # delivered to a, not again to the group
+    assert [e.id for e in stream.read("warehouse", "d", 10, 10)] == ids  # another group: all
+    stats = {g.name: g for g in stream.stats().groups}
+    assert (stats[GROUP].pending, stats["warehouse"].pending, stream.stats().length) == (2, 2, 2)
+    stream.ack(GROUP, ids)
+    assert {g.name: g.pending for g in stream.stats().groups}[GROUP] == 0
+
+
+def test_entries_of_a_dead_consumer_are_claimed_with_their_delivery_count(stream):
+    ids = stream.publish([event(1), event(2)])
+    stream.read(GROUP, "dead", 10, 10)  # read, never acknowledged
+    assert stream.claim_stale(GROUP, "alive", 60_000, 10) == []  # not idle long enough
+    claimed = stream.claim_stale(GROUP, "alive", 0, 10)
+    assert [(e.id, e.deliveries) for e in claimed] == [(ids[0], 2), (ids[1], 2)]
+
+
+def test_trimming_keeps_what_any_group_has_not_acknowledged(stream):
+    ids = stream.publish([event(n) for n in range(5)])
+    for e in stream.read(GROUP, "a", 10, 10):
+        stream.ack(GROUP, [e.id])
+    assert stream.trim_acked() == 0  # the warehouse has not read any of them
+    stream.read("warehouse", "d", 3, 10)
+    stream.ack("warehouse", ids[:1])  # 1 acknowledged, 2 pending, 2 not delivered
+    assert stream.trim_acked() == 1
+    assert [e.id for e in stream.claim_stale("warehouse", "d", 0, 10)] == ids[1:3]
+    assert [e.id for e in stream.read("warehouse", "d", 10, 10)] == ids[3:]
+    stream.ack("warehouse", ids[1:])
+    assert stream.trim_acked() == 4 and stream.stats().length == 0
+
+
+def test_the_worker_applies_each_event_once_however_often_it_is_delivered(stream, profiles,
+                                                                          client):
+    events = [event(n, item=item) for n, item in enumerate(["shoe-1", "shoe-2", "hat-1"])]
+    accept(profiles, stream, events)
+    stream.read(GROUP, "dead", 10, 10)  # a worker that died after reading them
+    profiles.apply(events[:2])  # ... or after applying two of them, before acknowledging
+    survivor = worker(stream, profiles, client, claim_idle_ms=0)
+    survivor.step()
+    accept(profiles, stream, [events[1]])  # the shop posts one again
+    survivor.step()
+    profile = profiles.current("u1")
+    assert profile.events == 3 and profile.counts == {"view": 3}
+    assert profile.affinity == pytest.approx({"shoes": 2.0, "hats": 1.0})
+    assert {g.name: g.pending for g in stream.stats().groups}[GROUP] == 0
+    assert client.llen("tailor:inbox:user:u1") == 0
+
+
+def test_an_event_that_keeps_failing_goes_to_the_dead_letters_with_its_error(stream, profiles,
+                                                                             client):
+    bad = {**event(9), "occurred_at": "not a time"}  # published around the intake's check
+    stream.publish([event(1), bad, event(2)])
+    w = worker(stream, profiles, client, claim_idle_ms=0, max_deliveries=2)
+    for _ in range(4):
+        w.step()
+    assert profiles.current("u1").events == 2  # its neighbours were applied at once
+    [dead] = stream.dead_letters()
+    assert dead["event"] == bad and dead["group"] == GROUP and dead["deliveries"] == 3
+    assert "ValueError" in dead["error"] and "not a time" in dead["error"]
+    assert stream.stats().dead_letters == 1 == client.xlen(DEAD_LETTERS)
+    assert {g.name: g.pending for g in stream.stats().groups}[GROUP] == 0
+
+
+def test_a_profile_reflects_an_accepted_event_before_any_worker_ran(stream, profiles, client):
+    accept(profiles, stream, [event(1), event(2, item="hat-1", kind="purchase", minute=1)])
+    before = profiles.current("u1")
+    assert before.events == 2 and before.recent_items() == ["hat-1", "shoe-1"]
+    worker(stream, profiles, client).step()
+    after = profiles.current("u1")
+    assert after == before  # applied now, and not counted twice
+    assert profiles.current("nobody") is None
+
+
+def test_a_visitor_is_stitched_to_the_customer_when_an_event_names_both(stream, profiles,
+                                                                        client):
+    w = worker(stream, profiles, client)
+    accept(profiles, stream, [event(1, user=None, anonymous="v1", item="hat-1")])
+    w.step()
+    assert profiles.current(None, "v1").key == "anon:v1"
+    accept(profiles, stream, [event(2, user="u7", anonymous="v1", item="shoe-1", minute=5)])
+    w.step()
+    accept(profiles, stream, [event(3, user=None, anonymous="v1", item="shoe-2", minute=9)])
+    assert profiles.current(None, "v1").events == 3  # read your write, through the stitch
+    w.step()
+    customer = profiles.current("u7")
+    assert customer.events == 3 and customer.stitched == ("anon:v1",)
+    assert customer.recent_items() == ["shoe-2", "shoe-1", "hat-1"]
+    assert client.get("tailor:profile:anon:v1") is None
+
+
+def test_two_workers_on_one_customer_lose_no_update(redis_server, stream, profiles):
+    accept(profiles, stream, [event(n, item="shoe-1" if n % 2 else "hat-1") for n in range(400)])
+    stop = threading.Event()
+    workers = []
+    for name in ("w1", "w2"):  # each with its own connection, as two processes would be
+        client = connect(redis_server.url)
+        workers.append(worker(RedisEventStream(client), ProfileStore(client, RULES), client,
+                              name=name, batch=7))
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while (group := {g.name: g for g in stream.stats().groups}[GROUP]).lag or group.pending:
+        assert time.monotonic() < deadline
+        stop.wait(0.05)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert profiles.current("u1").events == 400
+    assert sum(w.progress.applied for w in workers) == 400
+    assert all(w.progress.applied for w in workers)  # both took part
+
+
+def test_accepted_events_survive_kill_9_of_redis(redis_server, stream, client):
+    ids = stream.publish([event(n) for n in range(100)])
+    redis_server.kill()
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+    redis_server.start()
+    again = RedisEventStream(connect(redis_server.url))
+    assert [e.id for e in again.read(GROUP, "a", 200, 10)] == ids
+    assert again.durability() == {"appendonly": "yes", "appendfsync": "always"}
