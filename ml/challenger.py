@@ -43,6 +43,7 @@ class Marts:
     user_features: pd.DataFrame  # ml_user_features
     item_features: pd.DataFrame  # ml_item_features
     interactions: pd.DataFrame  # fct_interactions
+    event_weights: pd.DataFrame  # event_type_weights (dbt seed): event_type, weight
 
 
 def build_challenger(log: EventLog, catalog: Catalog, windows: Windows, evaluation: dict,
@@ -55,9 +56,13 @@ def build_challenger(log: EventLog, catalog: Catalog, windows: Windows, evaluati
                   evaluation["contender"])
     reference = build_reference(model, marts.user_features, marts.item_features,
                                 marts.interactions, datetime.utcfromtimestamp(windows.as_of))
+    card = model_card(run_id, code_version, log, catalog, windows, evaluation)
+    # What online profiles weigh events by (ml.online.profile), the same weights training used.
+    card["event_weights"] = dict(zip(marts.event_weights["event_type"].astype(str),
+                                     marts.event_weights["weight"].astype(float), strict=True))
     return Challenger(
         model=model,
-        card=model_card(run_id, code_version, log, catalog, windows, evaluation),
+        card=card,
         customers=marts.customers,
         segments=marts.segments[["user_id", "segment"]],
         reference=reference,

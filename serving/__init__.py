@@ -71,7 +71,10 @@ def serve(home, host: str = "127.0.0.1", port: int = 3000) -> int:
               file=sys.stderr)
         return 1
     from serving.process import supervise
+    from serving.stream.local_redis import URL_ENV, redis_for
 
     argv, env = serve_command(home, host, port)
-    # Supervised: a SIGTERM to this process stops `bentoml serve` and its workers with it.
-    return supervise(argv, env=env, cwd=REPO_ROOT)
+    with redis_for(home_root(home), env) as url:  # the shop's Redis, else this home's own
+        env[URL_ENV] = url
+        # Supervised: a SIGTERM to this process stops `bentoml serve` and its workers with it.
+        return supervise(argv, env=env, cwd=REPO_ROOT)

@@ -24,6 +24,7 @@ class Metrics:
     cache_misses: object
     reloads: object
     model: object  # tailor_model_info{model_version, model_tag}: 1 while a worker serves it
+    stream: object | None = None  # StreamGauges, where the service has an event stream
 
     @classmethod
     def disabled(cls) -> Metrics:
@@ -53,8 +54,34 @@ class Metrics:
                 # livemax: across live workers, 1 for every version some worker still serves
                 model=Gauge("tailor_model_info", "The model a worker serves (1) or served (0)",
                             ["model_version", "model_tag"], multiprocess_mode="livemax"),
+                stream=StreamGauges(Gauge),
             )
         return _METRICS
 
 
 _METRICS: Metrics | None = None
+
+
+class StreamGauges:
+    """The event stream as Redis reports it, refreshed by each worker every few seconds
+    (`observe`); across workers the most recent value counts."""
+
+    def __init__(self, gauge) -> None:
+        mode = {"multiprocess_mode": "mostrecent"}
+        self.length = gauge("tailor_stream_length", "Entries in the event stream", **mode)
+        self.lag = gauge("tailor_stream_lag_seconds", "Age of the oldest entry a consumer group "
+                         "has not acknowledged", ["group"], **mode)
+        self.pending = gauge("tailor_stream_pending", "Entries delivered to a group member and "
+                             "not acknowledged yet", ["group"], **mode)
+        self.undelivered = gauge("tailor_stream_undelivered", "Entries not delivered to any "
+                                 "member of a group yet", ["group"], **mode)
+        self.dead = gauge("tailor_dead_letters_total", "Entries moved to the dead-letter stream",
+                          **mode)
+
+    def observe(self, stats) -> None:
+        self.length.set(stats.length)
+        self.dead.set(stats.dead_letters)
+        for group in stats.groups:
+            self.lag.labels(group=group.name).set(group.lag_seconds)
+            self.pending.labels(group=group.name).set(group.pending)
+            self.undelivered.labels(group=group.name).set(group.lag)

@@ -17,7 +17,7 @@ is an `ErrorResponse`: `{"error": text, "detail": [{"loc": [...], "msg": ..., "t
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -97,6 +97,34 @@ class PopularRequest(_Request):
 
 class ReloadRequest(_Request):
     request_id: RequestId = None
+
+
+MAX_EVENTS = 1_000  # per POST /events
+
+
+class EventsRequest(_Request):
+    # Each event is checked on its own (ml.sources.contract.check_live_event), so that one bad
+    # event is reported instead of failing its whole batch: hence `Any`, not a strict model.
+    events: Annotated[list[Any], Field(min_length=1, max_length=MAX_EVENTS, description=(
+        "events of the data contract: event_id, user_id and/or anonymous_id, session_id, "
+        "item_id, event_type, occurred_at, quantity, price, order_id, dwell_seconds, placement, "
+        "request_id"))]
+    request_id: RequestId
+
+
+class RejectedEvent(BaseModel):
+    index: int  # position in the request's `events`
+    event_id: str | None
+    field: str
+    reason: str  # a quarantine reason of the contract (ml.schema.QUARANTINE_REASONS) or invalid_*
+    detail: str
+
+
+class EventsResponse(BaseModel):
+    request_id: str
+    accepted: list[str]  # event ids now durably in the stream
+    rejected: list[RejectedEvent]
+    unknown_item_ids: list[str]  # accepted, kept, and marked: the catalog does not know them yet
 
 
 class Item(BaseModel):

@@ -4,11 +4,15 @@
 
 Endpoints (POST, JSON; request/response models in serving/schemas.py; the protocol around them,
 request ids, content type and error bodies, in serving/http.py): `recommend`, `similar_items`,
-`cross_sell`, `homepage`, `popular`, and the admin `reload`. Docs page at / and /docs, OpenAPI
-document at /docs.json (serving/openapi.py).
+`cross_sell`, `homepage`, `popular`, `events` (event intake into the stream, serving/stream/), and
+the admin `reload`. The event stream is the Redis at `TAILOR_REDIS_URL` (`tailor serve` starts
+a local one when it is unset); without it, `events` answers 503 and the rest works as before.
+Docs page at / and /docs, OpenAPI document at /docs.json (serving/openapi.py).
 Operations: BentoML's `/healthz` (live), `/readyz` (200 once a bundle is loaded) and `/metrics`
-(Prometheus, with tailor_fallbacks_total, tailor_cache_hits_total, tailor_cache_misses_total and
-tailor_model_reloads_total). Logs: one JSON line per answer on stderr (logger `tailor.serving`),
+(Prometheus, with tailor_fallbacks_total, tailor_cache_hits_total, tailor_cache_misses_total,
+tailor_model_reloads_total, and the stream's tailor_stream_length, tailor_stream_lag_seconds,
+tailor_stream_pending, tailor_stream_undelivered and tailor_dead_letters_total, refreshed every
+STREAM_STATS_INTERVAL_S). Logs: one JSON line per answer on stderr (logger `tailor.serving`),
 with a salted hash of the user id, never the id; BentoML's access log is off.
 
 Concurrency: a worker is one event loop. Requests are answered in micro-batches
@@ -50,6 +54,8 @@ from serving.openapi import docs_page, openapi_document, service_version
 from serving.rules import load_settings
 from serving.schemas import (
     CrossSellRequest,
+    EventsRequest,
+    EventsResponse,
     HomepageRequest,
     HomepageResponse,
     ItemsResponse,
@@ -60,8 +66,11 @@ from serving.schemas import (
     SimilarItemsRequest,
     error_body,
 )
+from serving.stream.intake import EventIntake, StreamUnavailable
+from serving.stream.local_redis import URL_ENV
 
 REQUEST_ID_HEADER = "x-request-id"
+STREAM_STATS_INTERVAL_S = 5.0
 LOOPBACK = frozenset({"127.0.0.1", "::1"})  # client addresses as uvicorn reports them
 
 
@@ -114,7 +123,10 @@ class Recommender:
             **{name: MicroBatcher(*one_by_one(getattr(self.engine, name)), self._booster)
                for name in ("similar_items", "cross_sell", "homepage", "popular")},
         }
+        self.stream, self.intake = _event_stream()
         threading.Thread(target=self._load_then_watch, name="tailor-model", daemon=True).start()
+        if self.stream is not None:
+            threading.Thread(target=self._watch_stream, name="tailor-stream", daemon=True).start()
 
     def _load_then_watch(self) -> None:
         try:
@@ -134,6 +146,14 @@ class Recommender:
                 except Exception as exc:  # keep serving what is loaded
                     log_event("background_check_failed", error=type(exc).__name__,
                          level=logging.WARNING)
+
+    def _watch_stream(self) -> None:
+        """The stream's gauges of /metrics, from Redis every STREAM_STATS_INTERVAL_S."""
+        while not self._stop.wait(STREAM_STATS_INTERVAL_S):
+            try:
+                self.engine.metrics.stream.observe(self.stream.stats())
+            except Exception as exc:  # Redis away: the gauges keep their last values
+                log_event("stream_stats_failed", error=type(exc).__name__, level=logging.WARNING)
 
     def __is_ready__(self) -> bool:
         return self.engine.state is not None
@@ -188,6 +208,28 @@ class Recommender:
         """Trending items overall, in a category, or popular within a customer segment."""
         return await self._answer("popular", PopularRequest.model_construct(**fields), ctx)
 
+    @bentoml.api(input_spec=EventsRequest)
+    async def events(self, ctx: bentoml.Context, **fields) -> EventsResponse:
+        """Events into the stream: each checked on its own against the data contract; the valid
+        ones are durable in the stream when this answers (200), the others listed with the field
+        and the reason. Unknown item ids are accepted, kept and listed. 503 when the stream is
+        unavailable (nothing accepted: retry with the same event ids)."""
+        request = EventsRequest.model_construct(**fields)
+        request_id = _request_id(request.request_id, ctx)
+        if self.intake is None:
+            return _error(ctx, 503, request_id, "events",
+                          f"events: no event stream configured ({URL_ENV})", "not_ready")
+        state = self.engine.state
+        known = state.item_index.__contains__ if state is not None else (lambda _: False)
+        try:
+            result = await asyncio.to_thread(self.intake.accept, request.events, known)
+        except StreamUnavailable as error:
+            return _error(ctx, 503, request_id, "events",
+                          f"events: the event stream is unavailable ({error})", "unavailable")
+        ctx.response.headers["X-Request-ID"] = request_id
+        return EventsResponse(request_id=request_id, accepted=result.accepted,
+                              rejected=result.rejected, unknown_item_ids=result.unknown_item_ids)
+
     @bentoml.api(input_spec=ReloadRequest)
     async def reload(self, ctx: bentoml.Context, **fields) -> ReloadResponse:
         """Admin: load `tailor:latest` if it is newer, then swap it in (this worker now; the others
@@ -211,6 +253,19 @@ class Recommender:
         return ReloadResponse(request_id=request_id, reloaded=reloaded,
                               model_version=self.engine.state.version, previous_version=previous,
                               model_tag=tag)
+
+
+def _event_stream():
+    """(stream, intake) on `TAILOR_REDIS_URL`, or (None, None) without one."""
+    url = os.environ.get(URL_ENV)
+    if not url:
+        return None, None
+    from serving.stream.profiles import ProfileStore
+    from serving.stream.redis_stream import RedisEventStream, connect
+
+    client = connect(url)
+    stream = RedisEventStream(client)
+    return stream, EventIntake(stream, ProfileStore(client))
 
 
 # The protocol around every endpoint (request ids, content type, error bodies) and our own docs.

@@ -15,6 +15,7 @@ from ml.consent import ConsentSnapshot, load_consent
 from ml.online.scorer import OnlineScorer
 from ml.schema import GUEST_PREFIX
 from serving.rules import ServingSettings
+from serving.stream.profiles import ProfileRules, rules_for
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class ModelState:
     popularity_order: np.ndarray
     segment_scores: dict[str, np.ndarray]
     trending_candidates: Candidates  # the whole catalog by trending score (shared, read-only)
+    profile_rules: ProfileRules  # how events change online profiles under this model
 
     @property
     def version(self) -> str:
@@ -79,6 +81,8 @@ class ModelState:
             popularity_order=np.argsort(-index.popularity, kind="stable"),
             segment_scores=_segment_scores(folder, index),
             trending_candidates=Candidates.ranked(index.trending, "trending"),
+            profile_rules=rules_for(bundle.metadata, dict(zip(
+                catalog.item_ids.tolist(), np.asarray(catalog.category).tolist(), strict=True))),
         )
 
     def customer_ids(self) -> list[str]:

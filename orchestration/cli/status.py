@@ -75,7 +75,28 @@ def collect_status(home: TailorHome) -> dict:
         "promotion": promotion,
         "tuning": models.get("model_tuning"),
     }
+    state["stream"] = stream_status(home)
     return state
+
+
+def stream_status(home: TailorHome) -> dict:
+    """The event stream (length, dead letters, per consumer group pending, undelivered and lag)
+    and its durability setting; it starts no Redis: one that is not running is reported so."""
+    import os
+
+    import redis
+
+    from serving.stream.local_redis import URL_ENV, local_url
+    from serving.stream.redis_stream import RedisEventStream, connect
+
+    url = os.environ.get(URL_ENV) or local_url(home.root)
+    where = "TAILOR_REDIS_URL" if os.environ.get(URL_ENV) else "this home's local Redis"
+    try:
+        stream = RedisEventStream(connect(url))
+        return {"running": True, "where": where, **stream.stats().to_dict(),
+                "durability": stream.durability()}
+    except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError) as error:
+        return {"running": False, "where": where, "error": type(error).__name__}
 
 
 def _from_instance(home: TailorHome, limit: int = 5) -> tuple[list[dict], dict | None]:
@@ -183,6 +204,14 @@ def format_state(state: dict) -> str:
         lines.append(
             f"Serving model: {champion['tag']} (version {champion['metadata']['version']})"
         )
+    stream = state.get("stream") or {}
+    if stream.get("running"):
+        groups = "; ".join(f"{name}: {g['pending']} pending, {g['lag']} undelivered, lag "
+                           f"{g['lag_seconds']:.1f} s" for name, g in stream["groups"].items())
+        lines.append(f"Event stream ({stream['where']}): {stream['length']:,} entries, "
+                     f"{stream['dead_letters']} dead letters; {groups}")
+    elif stream:
+        lines.append(f"Event stream ({stream['where']}): not running")
     return "\n".join(lines)
 
 

@@ -28,4 +28,5 @@ def challenger_marts(warehouse: DuckDBWarehouse) -> Marts:
         user_features=warehouse.read_table("main.ml_user_features"),
         item_features=warehouse.read_table("main.ml_item_features"),
         interactions=warehouse.read_table("main.fct_interactions"),
+        event_weights=warehouse.read_table("main.event_type_weights"),
     )

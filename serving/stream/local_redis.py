@@ -1,21 +1,23 @@
 """A local Redis for a Tailor home, when no `TAILOR_REDIS_URL` says where the shop's Redis is.
 
-`tailor serve`, `tailor stream-worker` and `make demo` call `redis_url(home)`: it answers
+`tailor serve` and `tailor stream-worker` run inside `redis_for(home)`: it answers
 `TAILOR_REDIS_URL` when set, else makes sure this home's own Redis runs and answers its URL. That
 Redis listens on a unix socket in `<home>/redis/` only (no TCP port to collide with or to expose),
 keeps its append-only file there, and fsyncs it before every answer (`appendfsync always`): an
-event that got a 2xx survives `kill -9` of Redis and a crash of the machine. It is started in a
-session of its own and outlives the command that started it (the service and several workers
-share it); `stop_local_redis(home)` (`tailor stop-redis`) stops it.
+event that got a 2xx survives `kill -9` of Redis and a crash of the machine. The command that
+started it stops it when it ends (SIGTERM: Redis finishes its file); one that found it running
+leaves it to its starter, so a service and several workers can share it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 URL_ENV = "TAILOR_REDIS_URL"
@@ -46,17 +48,24 @@ def server_argv(folder: Path, port: int = 0, socket: Path | None = None) -> list
     return argv
 
 
-def redis_url(home_root: Path, environ: dict[str, str] | None = None) -> str:
-    """`TAILOR_REDIS_URL`, else the URL of this home's Redis, started if it is not running."""
+@contextlib.contextmanager
+def redis_for(home_root: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
+    """`TAILOR_REDIS_URL`, else the URL of this home's Redis: started if it is not running, and
+    then stopped again when the block ends."""
     environ = os.environ if environ is None else environ
     if environ.get(URL_ENV):
-        return environ[URL_ENV]
-    start_local_redis(home_root)
-    return local_url(home_root)
+        yield environ[URL_ENV]
+        return
+    started = start_local_redis(home_root)
+    try:
+        yield local_url(home_root)
+    finally:
+        if started:
+            stop_local_redis(home_root)
 
 
-def start_local_redis(home_root: Path) -> int:
-    """Start this home's Redis unless it answers already; returns its pid."""
+def start_local_redis(home_root: Path) -> bool:
+    """Start this home's Redis unless it answers already; whether it was started here."""
     import redis
 
     folder = redis_folder(home_root)
@@ -64,7 +73,7 @@ def start_local_redis(home_root: Path) -> int:
     pid_file = folder / "redis.pid"
     client = redis.Redis.from_url(local_url(home_root), socket_timeout=2)
     if _answers(client):
-        return int(pid_file.read_text()) if pid_file.exists() else -1
+        return False
     socket = folder / "redis.sock"
     socket.unlink(missing_ok=True)
     process = subprocess.Popen(server_argv(folder, socket=socket), stdout=subprocess.DEVNULL,
@@ -77,7 +86,7 @@ def start_local_redis(home_root: Path) -> int:
             raise RuntimeError(f"redis-server exited with {process.returncode}: "
                                f"{log.read_text()[-2000:] if log.exists() else ''}")
         if _answers(client):
-            return process.pid
+            return True
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"redis-server did not answer on {socket} within {START_TIMEOUT_S} s")

@@ -19,12 +19,16 @@ retried when another worker wrote them first (optimistic locking).
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
 from ml.online.profile import Profile, apply_event, merge, profile_key
+from serving import REPO_ROOT
 from serving.stream.redis_stream import encode
 
 PROFILE = "tailor:profile:"
@@ -35,6 +39,8 @@ APPLIED_TTL_S = 7 * 86_400  # longer than any redelivery: a claim comes within m
 INBOX_LIMIT = 1_000  # per visitor; older waiting events are still in the stream
 INBOX_TTL_S = 86_400
 MAX_RETRIES = 50
+WEIGHTS_SEED = REPO_ROOT / "transforms" / "seeds" / "event_type_weights.csv"
+DEFAULT_HALF_LIFE_DAYS = 30.0  # dbt's default, when no model says otherwise
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,34 @@ class ProfileRules:
                            self.half_life_s)
 
 
+def event_weights(path: Path = WEIGHTS_SEED) -> dict[str, float]:
+    """The event-type weights of dbt's seed: the one definition training uses too."""
+    with path.open() as f:
+        return {row["event_type"]: float(row["weight"]) for row in csv.DictReader(f)}
+
+
+def rules_for(card: dict | None, categories: dict[str, str]) -> ProfileRules:
+    """The rules of a serving model: its card's event weights (the seed's, for a card from
+    before they were recorded) and half-life (dbt's default without a model), its items'
+    categories."""
+    card = card or {}
+    weights = card.get("event_weights") or event_weights()
+    days = card.get("data_window", {}).get("half_life_days", DEFAULT_HALF_LIFE_DAYS)
+    return ProfileRules(categories.get, weights, float(days) * 86_400)
+
+
+def rules_from_bundle(folder: Path | None) -> ProfileRules:
+    """`rules_for` the bundle in `folder` (the promoted model, what the workers load)."""
+    if folder is None:
+        return rules_for(None, {})
+    from ml.bundle import load_bundle
+
+    bundle = load_bundle(folder)
+    catalog = bundle.model.index.catalog
+    return rules_for(bundle.metadata, dict(zip(catalog.item_ids.tolist(),
+                                               catalog.category.tolist(), strict=True)))
+
+
 @dataclass(frozen=True)
 class Applied:
     applied: int  # events that changed a profile
@@ -58,9 +92,11 @@ class Applied:
 
 
 class ProfileStore:
-    def __init__(self, client: redis.Redis, rules: ProfileRules) -> None:
+    """Profiles, applied markers, stitches and inboxes in one Redis. The rules (categories,
+    weights, half-life) come with each call: they belong to the model serving now."""
+
+    def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self.rules = rules
 
     # -- the service's side ------------------------------------------------------------------------
 
@@ -83,7 +119,8 @@ class ProfileStore:
                 pipe.lrem(INBOX + key, 1, encode(event))
         pipe.execute()
 
-    def current(self, user_id: str | None, anonymous_id: str | None = None) -> Profile | None:
+    def current(self, rules: ProfileRules, user_id: str | None, anonymous_id: str | None = None
+                ) -> Profile | None:
         """The profile of a customer (or, without one, a visitor) with every accepted event in
         it, applied or not yet; None when there is none."""
         key = self.resolve(user_id, anonymous_id)
@@ -95,7 +132,7 @@ class ProfileStore:
         text, waiting = pipe.execute()
         profile = Profile.from_json(text, key)
         if waiting:
-            profile = self._with_waiting(profile, waiting)
+            profile = self._with_waiting(profile, waiting, rules)
         return profile if profile.events else None
 
     def resolve(self, user_id: str | None, anonymous_id: str | None) -> str | None:
@@ -110,17 +147,17 @@ class ProfileStore:
 
     # -- the workers' side -------------------------------------------------------------------------
 
-    def apply(self, events: list[dict]) -> Applied:
+    def apply(self, events: list[dict], rules: ProfileRules) -> Applied:
         """Apply events once each (by event_id), atomically per batch."""
         for _ in range(MAX_RETRIES):
             with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    return self._apply_watched(pipe, events)
+                    return self._apply_watched(pipe, events, rules)
                 except redis.WatchError:
                     continue  # another worker changed a profile we read: read again
         raise RuntimeError(f"profiles: {MAX_RETRIES} conflicting updates in a row")
 
-    def _apply_watched(self, pipe, events: list[dict]) -> Applied:
+    def _apply_watched(self, pipe, events: list[dict], rules: ProfileRules) -> Applied:
         ids = [e["event_id"] for e in events]
         visitors = sorted({e["anonymous_id"] for e in events if e.get("anonymous_id")})
         pipe.watch(*(APPLIED + i for i in ids), *(STITCH + v for v in visitors))
@@ -141,11 +178,11 @@ class ProfileStore:
             if event.get("user_id") and visitor and not stitched[visitor]:
                 key = f"user:{event['user_id']}"  # this visitor is this customer from now on
                 profiles[key] = merge(profiles[key], profiles[f"anon:{visitor}"],
-                                      self.rules.half_life_s)
+                                      rules.half_life_s)
                 stitched[visitor] = event["user_id"]
                 merged.add(visitor)
             key = _target(event, stitched)
-            profiles[key] = self.rules.apply(profiles[key], event)
+            profiles[key] = rules.apply(profiles[key], event)
             applied += 1
         pipe.multi()
         for key, profile in profiles.items():
@@ -170,16 +207,18 @@ class ProfileStore:
                             if visitors else [], strict=True))
         return [_target(e, stitched) for e in events]
 
-    def _with_waiting(self, profile: Profile, waiting: list[str]) -> Profile:
-        import json
-
+    def _with_waiting(self, profile: Profile, waiting: list[str], rules: ProfileRules
+                      ) -> Profile:
+        """`profile` with the inbox's events applied: each once (a client may post an event
+        twice), and none that a worker applied meanwhile (its marker is set)."""
         events = [json.loads(text) for text in waiting]
         ids = list(dict.fromkeys(e["event_id"] for e in events))
-        done = dict(zip(ids, self.client.mget([APPLIED + i for i in ids]), strict=True))
+        pending = {i for i, done in zip(ids, self.client.mget([APPLIED + i for i in ids]),
+                                        strict=True) if done is None}
         for event in events:
-            if done.get(event["event_id"]) is None:
-                done[event["event_id"]] = "now"  # a second copy in the inbox is no new event
-                profile = self.rules.apply(profile, event)
+            if event["event_id"] in pending:
+                pending.discard(event["event_id"])
+                profile = rules.apply(profile, event)
         return profile
 
 

@@ -14,25 +14,20 @@ a worker after its current batch.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import redis
 
-from serving import REPO_ROOT
 from serving.stream.base import Entry, EventStream
 from serving.stream.profiles import ProfileRules, ProfileStore
 
 GROUP = "profiles"
 ERRORS = "tailor:events:errors"  # entry id -> the last error applying it (for its dead letter)
-WEIGHTS_SEED = REPO_ROOT / "transforms" / "seeds" / "event_type_weights.csv"
-DEFAULT_HALF_LIFE_DAYS = 30.0  # dbt's default, when no model says otherwise
 
 logger = logging.getLogger("tailor.stream")
 
@@ -57,10 +52,11 @@ class Progress:
 
 
 class StreamWorker:
-    def __init__(self, stream: EventStream, profiles: ProfileStore, client: redis.Redis,
-                 settings: WorkerSettings | None = None) -> None:
+    def __init__(self, stream: EventStream, profiles: ProfileStore, rules: ProfileRules,
+                 client: redis.Redis, settings: WorkerSettings | None = None) -> None:
         self.stream = stream
         self.profiles = profiles
+        self.rules = rules  # the serving model's; `tailor stream-worker` swaps in a newer one
         self.client = client
         self.settings = settings or WorkerSettings()
         self.progress = Progress()
@@ -80,12 +76,16 @@ class StreamWorker:
 
     def run(self, stop: threading.Event) -> Progress:
         while not stop.is_set():
-            try:
-                self.step()
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                logger.warning("stream worker: Redis unavailable (%s); retrying", error)
-                stop.wait(1.0)
+            self.run_once_or_wait(stop)
         return self.progress
+
+    def run_once_or_wait(self, stop: threading.Event) -> None:
+        """One step; while Redis is unavailable (restarting), a wait of a second instead."""
+        try:
+            self.step()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            logger.warning("stream worker: Redis unavailable (%s); retrying", error)
+            stop.wait(1.0)
 
     def _handle(self, entries: list[Entry]) -> int:
         if not entries:
@@ -116,30 +116,9 @@ class StreamWorker:
     def _apply(self, entries: list[Entry]) -> None:
         if not entries:
             return
-        result = self.profiles.apply([e.event for e in entries])
+        result = self.profiles.apply([e.event for e in entries], self.rules)
         self.stream.ack(GROUP, [e.id for e in entries])  # after the profiles are written
         if any(e.deliveries > 1 for e in entries):
             self.client.hdel(ERRORS, *(e.id for e in entries))
         self.progress.applied += result.applied
         self.progress.repeated += result.repeated
-
-
-def event_weights(path: Path = WEIGHTS_SEED) -> dict[str, float]:
-    """The event-type weights of dbt's seed: the one definition training uses too."""
-    with path.open() as f:
-        return {row["event_type"]: float(row["weight"]) for row in csv.DictReader(f)}
-
-
-def rules_from_bundle(folder: Path | None) -> ProfileRules:
-    """Categories and half-life of the bundle in `folder` (the promoted model); without one, every
-    item is unknown and the half-life is dbt's default."""
-    weights = event_weights()
-    if folder is None:
-        return ProfileRules(lambda item: None, weights, DEFAULT_HALF_LIFE_DAYS * 86_400)
-    from ml.bundle import load_bundle
-
-    bundle = load_bundle(folder)
-    catalog = bundle.model.index.catalog
-    categories = dict(zip(catalog.item_ids.tolist(), catalog.category.tolist(), strict=True))
-    days = bundle.metadata.get("data_window", {}).get("half_life_days", DEFAULT_HALF_LIFE_DAYS)
-    return ProfileRules(categories.get, weights, float(days) * 86_400)

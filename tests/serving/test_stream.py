@@ -10,9 +10,9 @@ import time
 import pytest
 import redis
 
-from serving.stream.profiles import ProfileRules, ProfileStore
+from serving.stream.profiles import ProfileRules, ProfileStore, event_weights
 from serving.stream.redis_stream import DEAD_LETTERS, RedisEventStream, connect
-from serving.stream.worker import GROUP, StreamWorker, WorkerSettings, event_weights
+from serving.stream.worker import GROUP, StreamWorker, WorkerSettings
 
 CATEGORY = {"shoe-1": "shoes", "shoe-2": "shoes", "hat-1": "hats"}
 RULES = ProfileRules(CATEGORY.get, event_weights(), 30 * 86_400.0)
@@ -36,11 +36,11 @@ def stream(client):
 
 @pytest.fixture
 def profiles(client):
-    return ProfileStore(client, RULES)
+    return ProfileStore(client)
 
 
 def worker(stream, profiles, client, name="w1", **settings):
-    return StreamWorker(stream, profiles, client,
+    return StreamWorker(stream, profiles, RULES, client,
                         WorkerSettings(consumer=name, block_ms=10, **settings))
 
 
@@ -89,12 +89,12 @@ def test_the_worker_applies_each_event_once_however_often_it_is_delivered(stream
     events = [event(n, item=item) for n, item in enumerate(["shoe-1", "shoe-2", "hat-1"])]
     accept(profiles, stream, events)
     stream.read(GROUP, "dead", 10, 10)  # a worker that died after reading them
-    profiles.apply(events[:2])  # ... or after applying two of them, before acknowledging
+    profiles.apply(events[:2], RULES)  # ... or after applying two of them, before acknowledging
     survivor = worker(stream, profiles, client, claim_idle_ms=0)
     survivor.step()
     accept(profiles, stream, [events[1]])  # the shop posts one again
     survivor.step()
-    profile = profiles.current("u1")
+    profile = profiles.current(RULES, "u1")
     assert profile.events == 3 and profile.counts == {"view": 3}
     assert profile.affinity == pytest.approx({"shoes": 2.0, "hats": 1.0})
     assert {g.name: g.pending for g in stream.stats().groups}[GROUP] == 0
@@ -108,7 +108,7 @@ def test_an_event_that_keeps_failing_goes_to_the_dead_letters_with_its_error(str
     w = worker(stream, profiles, client, claim_idle_ms=0, max_deliveries=2)
     for _ in range(4):
         w.step()
-    assert profiles.current("u1").events == 2  # its neighbours were applied at once
+    assert profiles.current(RULES, "u1").events == 2  # its neighbours were applied at once
     [dead] = stream.dead_letters()
     assert dead["event"] == bad and dead["group"] == GROUP and dead["deliveries"] == 3
     assert "ValueError" in dead["error"] and "not a time" in dead["error"]
@@ -118,12 +118,12 @@ def test_an_event_that_keeps_failing_goes_to_the_dead_letters_with_its_error(str
 
 def test_a_profile_reflects_an_accepted_event_before_any_worker_ran(stream, profiles, client):
     accept(profiles, stream, [event(1), event(2, item="hat-1", kind="purchase", minute=1)])
-    before = profiles.current("u1")
+    before = profiles.current(RULES, "u1")
     assert before.events == 2 and before.recent_items() == ["hat-1", "shoe-1"]
     worker(stream, profiles, client).step()
-    after = profiles.current("u1")
+    after = profiles.current(RULES, "u1")
     assert after == before  # applied now, and not counted twice
-    assert profiles.current("nobody") is None
+    assert profiles.current(RULES, "nobody") is None
 
 
 def test_a_visitor_is_stitched_to_the_customer_when_an_event_names_both(stream, profiles,
@@ -131,13 +131,13 @@ def test_a_visitor_is_stitched_to_the_customer_when_an_event_names_both(stream, 
     w = worker(stream, profiles, client)
     accept(profiles, stream, [event(1, user=None, anonymous="v1", item="hat-1")])
     w.step()
-    assert profiles.current(None, "v1").key == "anon:v1"
+    assert profiles.current(RULES, None, "v1").key == "anon:v1"
     accept(profiles, stream, [event(2, user="u7", anonymous="v1", item="shoe-1", minute=5)])
     w.step()
     accept(profiles, stream, [event(3, user=None, anonymous="v1", item="shoe-2", minute=9)])
-    assert profiles.current(None, "v1").events == 3  # read your write, through the stitch
+    assert profiles.current(RULES, None, "v1").events == 3  # read your write, through the stitch
     w.step()
-    customer = profiles.current("u7")
+    customer = profiles.current(RULES, "u7")
     assert customer.events == 3 and customer.stitched == ("anon:v1",)
     assert customer.recent_items() == ["shoe-2", "shoe-1", "hat-1"]
     assert client.get("tailor:profile:anon:v1") is None
@@ -149,7 +149,7 @@ def test_two_workers_on_one_customer_lose_no_update(redis_server, stream, profil
     workers = []
     for name in ("w1", "w2"):  # each with its own connection, as two processes would be
         client = connect(redis_server.url)
-        workers.append(worker(RedisEventStream(client), ProfileStore(client, RULES), client,
+        workers.append(worker(RedisEventStream(client), ProfileStore(client), client,
                               name=name, batch=7))
     threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
     for t in threads:
@@ -161,7 +161,7 @@ def test_two_workers_on_one_customer_lose_no_update(redis_server, stream, profil
     stop.set()
     for t in threads:
         t.join()
-    assert profiles.current("u1").events == 400
+    assert profiles.current(RULES, "u1").events == 400
     assert sum(w.progress.applied for w in workers) == 400
     assert all(w.progress.applied for w in workers)  # both took part
 
@@ -175,3 +175,39 @@ def test_accepted_events_survive_kill_9_of_redis(redis_server, stream, client):
     again = RedisEventStream(connect(redis_server.url))
     assert [e.id for e in again.read(GROUP, "a", 200, 10)] == ids
     assert again.durability() == {"appendonly": "yes", "appendfsync": "always"}
+
+
+def test_status_reports_the_stream_without_starting_one(redis_server, stream, monkeypatch,
+                                                        tmp_path):
+    from orchestration.cli.status import stream_status
+    from orchestration.lib.env import TailorHome
+
+    home = TailorHome(tmp_path / "home")
+    monkeypatch.delenv("TAILOR_REDIS_URL", raising=False)
+    assert stream_status(home) == {"running": False, "where": "this home's local Redis",
+                                   "error": "ConnectionError"}
+    assert not (tmp_path / "home" / "redis").exists()
+    stream.publish([event(1)])
+    monkeypatch.setenv("TAILOR_REDIS_URL", redis_server.url)
+    status = stream_status(home)
+    assert status["length"] == 1 and status["groups"]["profiles"]["lag"] == 1
+    assert status["durability"] == {"appendonly": "yes", "appendfsync": "always"}
+
+
+def test_a_home_s_local_redis_is_stopped_by_the_command_that_started_it(tmp_path, monkeypatch):
+    from serving.stream.local_redis import local_url, redis_for
+
+    monkeypatch.delenv("TAILOR_REDIS_URL", raising=False)
+    home = tmp_path / "h"
+    with redis_for(home) as url:
+        assert url == local_url(home) and connect(url).ping()
+        with redis_for(home) as again:  # a second command on the same home shares it
+            connect(again).set("k", "v")
+        assert connect(url).get("k") == "v"  # ... and leaves it running
+    with pytest.raises(redis.ConnectionError):
+        connect(url).ping()
+    with redis_for(home) as url:  # started again: the append-only file kept what was written
+        assert connect(url).get("k") == "v"
+    monkeypatch.setenv("TAILOR_REDIS_URL", "redis://elsewhere:6379/0")
+    with redis_for(home) as url:
+        assert url == "redis://elsewhere:6379/0"

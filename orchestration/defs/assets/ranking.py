@@ -38,7 +38,8 @@ from orchestration.lib.warehouse import DuckDBWarehouse
 MODEL_INPUTS = [*(mart_key(m) for m in ("fct_interactions", "dim_products", "ml_temporal_split")),
                 *POINT_IN_TIME_KEYS]
 CHALLENGER_MARTS = [mart_key(m) for m in ("dim_customers", "ml_customer_segments",
-                                          "ml_user_features", "ml_item_features")]
+                                          "ml_user_features", "ml_item_features",
+                                          "event_type_weights")]
 
 
 class ModelTuningConfig(dg.Config):
