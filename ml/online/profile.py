@@ -11,9 +11,11 @@ both pseudonymous ids. It holds what the batch model cannot know yet:
   more than VISIT_GAP_SECONDS starts a new one), its start, end, event count and items;
 - `counts` per event type, `events` applied, first and last event time, unknown items seen.
 
-`apply_event` gives the same profile whatever order a set of events arrives in (at-least-once
-delivery reorders them): affinity decays to the latest time whichever event came last, `recent` is
-kept sorted by time; only which session is current depends on times, not on arrival. Idempotency
+`apply_event` gives the same counts, affinity and `recent` whatever order a set of events arrives
+in (at-least-once delivery reorders them): affinity decays to the latest time whichever event came
+last, `recent` is kept sorted by time. The current session is the latest event's: events with a
+session_id give the same one in any order; without ids (sessions cut by the visit gap), an older
+event arriving after a newer one can leave the current session shorter. Idempotency
 (an event applied once however often it is delivered) is the caller's: the stream worker records
 each event_id it applied in the same transaction as the profile.
 """

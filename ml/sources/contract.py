@@ -332,6 +332,9 @@ def _shown(values: pd.Series, column: str) -> pd.Series:
 
 
 def _numbers(values: pd.Series, column: str, rows: _Rows) -> pd.Series:
+    if values.dtype == object:  # a whole number past float's range is not a quantity or price
+        values = values.map(lambda v: "out of range" if isinstance(v, int)
+                            and not isinstance(v, bool) and abs(v) > 1e308 else v)
     number = pd.to_numeric(values, errors="coerce").astype("float64")
     number = number.mask(np.isinf(number))  # "inf" is no quantity or price either
     invalid = number.isna() & values.notna() & (values.astype("string").str.strip() != "")
@@ -393,7 +396,9 @@ class EventProblem:
 def check_live_event(record: object, now: datetime) -> tuple[dict | None, EventProblem | None]:
     """(the event in canonical form, None) or (None, the first problem), checked in the order of
     `_validate_events`. Canonical: ids and text stripped (None when empty), `event_type` lower
-    case, `occurred_at` as ISO-8601 UTC with a Z, numbers as numbers, `quantity` whole."""
+    case, `occurred_at` as ISO-8601 UTC with a Z, numbers as numbers, `quantity` whole. Stricter
+    than a file on JSON types only: an id or a text field must be a string or a whole number
+    (`invalid_value`), an event an object (`invalid_event`)."""
     if not isinstance(record, dict):
         return None, EventProblem("event", "invalid_event", "an event is a JSON object")
     event: dict = {}
@@ -472,16 +477,17 @@ def _live_text(value: object, name: str) -> tuple[str | None, EventProblem | Non
 
 
 def _live_number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    """A number as `pd.to_numeric` reads it (true is 1), or None."""
+    if isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value.strip()):
+        return None  # "1_000", other scripts' digits: Python reads them, pandas does not
+    try:
+        if isinstance(value, (int, float)):
+            number = float(value)
+        elif isinstance(value, str):
             number = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):
         return None
     return number if np.isfinite(number) else None
 
@@ -495,7 +501,8 @@ def _live_time(value: object, now: datetime) -> tuple[datetime | None, EventProb
     late = EventProblem(name, "future_timestamp",
                         f"{shown} is after the load time {now:%Y-%m-%dT%H:%M:%SZ}")
     number = None if isinstance(value, str) and not _looks_numeric(value) else _live_number(value)
-    if isinstance(value, bool) or (not isinstance(value, str) and number is None):
+    if isinstance(value, bool) or (not isinstance(value, str) and number is None):  # a bool is
+        # no time for pandas either
         return None, EventProblem(name, "unparsable_timestamp",
                                   f"{shown} is not a time; accepted: {TIMESTAMP_FORMATS}")
     if number is not None:
@@ -514,7 +521,8 @@ def _live_time(value: object, now: datetime) -> tuple[datetime | None, EventProb
         if _YEAR_MONTH.fullmatch(text):  # pandas reads 2026-11 as its first day
             text += "-01"
         try:
-            if _NOT_PANDAS_ISO.search(text):  # week dates, comma fractions: pandas refuses them
+            # week dates, comma fractions, offsets with seconds: pandas refuses them
+            if _NOT_PANDAS_ISO.search(text):
                 raise ValueError(text)
             moment = datetime.fromisoformat(text)
         except ValueError:
@@ -533,12 +541,10 @@ def _live_time(value: object, now: datetime) -> tuple[datetime | None, EventProb
 
 
 _YEAR_MONTH = re.compile(r"\d{4}-\d{2}")
-_NOT_PANDAS_ISO = re.compile(r"^\d{4}-?W|\d,\d")
+_NOT_PANDAS_ISO = re.compile(r"^\d{4}-?W|\d,\d|[+-]\d{2}:?\d{2}:\d{2}")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|infinity|nan)",
+                           re.IGNORECASE | re.ASCII)
 
 
 def _looks_numeric(text: str) -> bool:
-    try:
-        float(text.strip())
-    except ValueError:
-        return False
-    return True
+    return _live_number(text) is not None or bool(_PLAIN_NUMBER.fullmatch(text.strip()))

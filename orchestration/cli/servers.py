@@ -97,10 +97,16 @@ def _stream_worker(args: argparse.Namespace, home: TailorHome) -> int:
             worker.run_once_or_wait(stop)
             if time.monotonic() - checked >= args.model_check_s:
                 checked = time.monotonic()
-                newer, folder = promoted()
-                if newer != tag:
-                    tag, worker.rules = newer, rules_from_bundle(folder)
-                    print(f"tailor stream-worker {settings.consumer}: model {tag}", flush=True)
+                try:
+                    newer, folder = promoted()
+                    if newer != tag:
+                        tag, worker.rules = newer, rules_from_bundle(folder)
+                        print(f"tailor stream-worker {settings.consumer}: model {tag}",
+                              flush=True)
+                except Exception as error:  # a bundle being written: keep the rules we have
+                    print(f"tailor stream-worker {settings.consumer}: model check failed "
+                          f"({type(error).__name__}); keeping model {tag}", file=sys.stderr,
+                          flush=True)
     p = worker.progress
     print(f"tailor stream-worker {settings.consumer}: applied {p.applied}, repeated {p.repeated}, "
           f"failed {p.failed}, dead-lettered {p.dead}", flush=True)

@@ -81,7 +81,8 @@ def collect_status(home: TailorHome) -> dict:
 
 def stream_status(home: TailorHome) -> dict:
     """The event stream (length, dead letters, per consumer group pending, undelivered and lag)
-    and its durability setting; it starts no Redis: one that is not running is reported so."""
+    and its durability setting; read only, and it starts no Redis: one that is not running is
+    reported so."""
     import os
 
     import redis
@@ -97,6 +98,8 @@ def stream_status(home: TailorHome) -> dict:
                 "durability": stream.durability()}
     except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError) as error:
         return {"running": False, "where": where, "error": type(error).__name__}
+    except redis.ResponseError as error:  # e.g. an ACL without XINFO: say so, do not crash
+        return {"running": True, "where": where, "error": str(error)[:200]}
 
 
 def _from_instance(home: TailorHome, limit: int = 5) -> tuple[list[dict], dict | None]:
@@ -205,7 +208,9 @@ def format_state(state: dict) -> str:
             f"Serving model: {champion['tag']} (version {champion['metadata']['version']})"
         )
     stream = state.get("stream") or {}
-    if stream.get("running"):
+    if stream.get("running") and "error" in stream:
+        lines.append(f"Event stream ({stream['where']}): {stream['error']}")
+    elif stream.get("running"):
         groups = "; ".join(f"{name}: {g['pending']} pending, {g['lag']} undelivered, lag "
                            f"{g['lag_seconds']:.1f} s" for name, g in stream["groups"].items())
         lines.append(f"Event stream ({stream['where']}): {stream['length']:,} entries, "

@@ -25,8 +25,9 @@ class Entry:
     delivered to a group member (1 on the first read)."""
 
     id: str
-    event: dict
+    event: dict  # for an entry that is no event (`problem`), its raw fields
     deliveries: int = 1
+    problem: str | None = None  # why the entry could not be read as an event: dead-letter it
 
 
 @dataclass(frozen=True)

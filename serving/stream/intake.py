@@ -46,12 +46,15 @@ class EventIntake:
                 unknown.append(event["item_id"])
         if events:
             try:
-                self.profiles.add_to_inboxes(events)
+                keys = self.profiles.add_to_inboxes(events)
+            except Exception as error:
+                raise StreamUnavailable(f"{type(error).__name__}: {error}") from error
+            try:
                 self.stream.publish(events)
             except Exception as error:
                 try:
-                    self.profiles.remove_from_inboxes(events)
-                except Exception:  # the stream is down: so is the inbox, most likely
-                    pass
+                    self.profiles.remove_from_inboxes(events, keys)
+                except Exception:  # Redis is down: such a copy is never applied after
+                    pass  # APPLIED_TTL_S (serving/stream/profiles.py), nor counted twice before
                 raise StreamUnavailable(f"{type(error).__name__}: {error}") from error
         return IntakeResult([e["event_id"] for e in events], rejected, unknown)

@@ -6,12 +6,15 @@ Redis listens on a unix socket in `<home>/redis/` only (no TCP port to collide w
 keeps its append-only file there, and fsyncs it before every answer (`appendfsync always`): an
 event that got a 2xx survives `kill -9` of Redis and a crash of the machine. The command that
 started it stops it when it ends (SIGTERM: Redis finishes its file); one that found it running
-leaves it to its starter, so a service and several workers can share it.
+leaves it to its starter, so a service and several workers can share it (stopping the starter
+stops it for all: the others wait and retry until it is back; a shop runs its own Redis and sets
+`TAILOR_REDIS_URL`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -70,10 +73,18 @@ def start_local_redis(home_root: Path) -> bool:
 
     folder = redis_folder(home_root)
     folder.mkdir(parents=True, exist_ok=True)
+    # Two commands starting at once: the second waits, then finds the first one's Redis.
+    with (folder / "start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        client = redis.Redis.from_url(local_url(home_root), socket_timeout=2)
+        if _answers(client):
+            return False
+        _start(folder, client)
+        return True
+
+
+def _start(folder: Path, client) -> None:
     pid_file = folder / "redis.pid"
-    client = redis.Redis.from_url(local_url(home_root), socket_timeout=2)
-    if _answers(client):
-        return False
     socket = folder / "redis.sock"
     socket.unlink(missing_ok=True)
     process = subprocess.Popen(server_argv(folder, socket=socket), stdout=subprocess.DEVNULL,
@@ -86,7 +97,7 @@ def start_local_redis(home_root: Path) -> bool:
             raise RuntimeError(f"redis-server exited with {process.returncode}: "
                                f"{log.read_text()[-2000:] if log.exists() else ''}")
         if _answers(client):
-            return True
+            return
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"redis-server did not answer on {socket} within {START_TIMEOUT_S} s")

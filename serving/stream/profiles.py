@@ -23,6 +23,7 @@ import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -100,8 +101,9 @@ class ProfileStore:
 
     # -- the service's side ------------------------------------------------------------------------
 
-    def add_to_inboxes(self, events: list[dict]) -> None:
-        """Each event into the inbox of the profile it will change (before it is published)."""
+    def add_to_inboxes(self, events: list[dict]) -> list[str]:
+        """Each event into the inbox of the profile it will change (before it is published);
+        returns those profile keys, for `remove_from_inboxes`."""
         keys = self._intake_keys(events)
         pipe = self.client.pipeline(transaction=True)
         for key, event in zip(keys, events, strict=True):
@@ -110,30 +112,51 @@ class ProfileStore:
             pipe.ltrim(INBOX + key, -INBOX_LIMIT, -1)
             pipe.expire(INBOX + key, INBOX_TTL_S)
         pipe.execute()
+        return keys
 
-    def remove_from_inboxes(self, events: list[dict]) -> None:
-        """Undo `add_to_inboxes` for events that could not be published."""
+    def remove_from_inboxes(self, events: list[dict], keys: list[str]) -> None:
+        """Undo `add_to_inboxes` (which returned `keys`) for events that were not published."""
         pipe = self.client.pipeline(transaction=True)
-        for event in events:
-            for key in _inbox_keys(event, None):
-                pipe.lrem(INBOX + key, 1, encode(event))
+        for key, event in zip(keys, events, strict=True):
+            pipe.lrem(INBOX + key, 0, encode(event))
         pipe.execute()
 
     def current(self, rules: ProfileRules, user_id: str | None, anonymous_id: str | None = None
                 ) -> Profile | None:
         """The profile of a customer (or, without one, a visitor) with every accepted event in
-        it, applied or not yet; None when there is none."""
+        it, applied or not yet; None when there is none. Profile, inbox and applied markers are
+        read as one snapshot: a worker's commit in between would otherwise hide an event (read
+        from the inbox, then found applied) or count it twice."""
         key = self.resolve(user_id, anonymous_id)
         if key is None:
             return None
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)  # MULTI: one snapshot, one round trip
         pipe.get(PROFILE + key)
         pipe.lrange(INBOX + key, 0, -1)
         text, waiting = pipe.execute()
+        done: list = []
+        if waiting:  # the markers belong to the same snapshot: read them all under WATCH
+            text, waiting, done = self._snapshot(key)
         profile = Profile.from_json(text, key)
         if waiting:
-            profile = self._with_waiting(profile, waiting, rules)
+            profile = self._with_waiting(profile, waiting, done, rules)
         return profile if profile.events else None
+
+    def _snapshot(self, key: str) -> tuple[str | None, list[str], list]:
+        for _ in range(MAX_RETRIES):
+            with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(PROFILE + key, INBOX + key)
+                    text = pipe.get(PROFILE + key)
+                    waiting = pipe.lrange(INBOX + key, 0, -1)
+                    ids = [json.loads(w)["event_id"] for w in waiting]
+                    done = pipe.mget([APPLIED + i for i in ids]) if ids else []
+                    pipe.multi()
+                    pipe.execute()  # refused if a worker changed the profile or the inbox
+                    return text, waiting, done
+                except redis.WatchError:
+                    continue
+        raise RuntimeError(f"profiles: {MAX_RETRIES} concurrent updates while reading {key}")
 
     def resolve(self, user_id: str | None, anonymous_id: str | None) -> str | None:
         """The profile key for these ids: the customer's, else the customer a visitor was
@@ -195,7 +218,7 @@ class ProfileStore:
             pipe.set(APPLIED + event_id, 1, ex=APPLIED_TTL_S)
         for event in events:  # applied now or before: out of every inbox it may be in
             for key in _inbox_keys(event, stitched):
-                pipe.lrem(INBOX + key, 1, encode(event))
+                pipe.lrem(INBOX + key, 0, encode(event))  # every copy: identical = same event
         pipe.execute()
         return Applied(applied, len(events) - applied)
 
@@ -207,18 +230,23 @@ class ProfileStore:
                             if visitors else [], strict=True))
         return [_target(e, stitched) for e in events]
 
-    def _with_waiting(self, profile: Profile, waiting: list[str], rules: ProfileRules
+    @staticmethod
+    def _with_waiting(profile: Profile, waiting: list[str], done: list, rules: ProfileRules
                       ) -> Profile:
         """`profile` with the inbox's events applied: each once (a client may post an event
-        twice), and none that a worker applied meanwhile (its marker is set)."""
-        events = [json.loads(text) for text in waiting]
-        ids = list(dict.fromkeys(e["event_id"] for e in events))
-        pending = {i for i, done in zip(ids, self.client.mget([APPLIED + i for i in ids]),
-                                        strict=True) if done is None}
-        for event in events:
-            if event["event_id"] in pending:
-                pending.discard(event["event_id"])
-                profile = rules.apply(profile, event)
+        twice), none a worker applied already (`done`: its marker), and none older than the
+        markers live (a copy a failed request left behind, APPLIED_TTL_S on)."""
+        oldest = datetime.utcnow() - timedelta(seconds=APPLIED_TTL_S)
+        seen = set()
+        for text, marker in zip(waiting, done, strict=True):
+            event = json.loads(text)
+            if marker is not None or event["event_id"] in seen:
+                continue
+            received = event.get("received_at")
+            if received and datetime.fromisoformat(received.rstrip("Z")) < oldest:
+                continue
+            seen.add(event["event_id"])
+            profile = rules.apply(profile, event)
         return profile
 
 

@@ -80,11 +80,14 @@ class StreamWorker:
         return self.progress
 
     def run_once_or_wait(self, stop: threading.Event) -> None:
-        """One step; while Redis is unavailable (restarting), a wait of a second instead."""
+        """One step; when it fails (Redis restarting, say), logged, and a wait of a second."""
         try:
             self.step()
         except (redis.ConnectionError, redis.TimeoutError) as error:
             logger.warning("stream worker: Redis unavailable (%s); retrying", error)
+            stop.wait(1.0)
+        except Exception as error:  # e.g. Redis refusing a command: keep trying, visibly
+            logger.error("stream worker: step failed: %s: %s", type(error).__name__, error)
             stop.wait(1.0)
 
     def _handle(self, entries: list[Entry]) -> int:
@@ -92,7 +95,10 @@ class StreamWorker:
             return 0
         live = []
         for entry in entries:
-            if entry.deliveries > self.settings.max_deliveries:
+            if entry.problem is not None:  # no event at all: retrying cannot help
+                self.stream.dead_letter(GROUP, entry, entry.problem)
+                self.progress.dead += 1
+            elif entry.deliveries > self.settings.max_deliveries:
                 error = self.client.hget(ERRORS, entry.id) or "unknown error"
                 self.stream.dead_letter(GROUP, entry, f"after {entry.deliveries - 1} deliveries: "
                                                       f"{error}")

@@ -69,6 +69,14 @@ CASES = [
     ({"occurred_at": True}, "unparsable_timestamp"),
     ({"quantity": "inf"}, "invalid_number"),
     ({"quantity": "1e3"}, None),
+    ({"quantity": "1_000"}, "invalid_number"),
+    ({"quantity": "\u0661\u0662"}, "invalid_number"),  # Arabic-Indic digits
+    ({"quantity": True}, None),
+    ({"quantity": 10**400}, "invalid_number"),
+    ({"price": "1e400"}, "invalid_number"),
+    ({"occurred_at": "1_796_040_000"}, "unparsable_timestamp"),
+    ({"occurred_at": "2026-11-30T12:00:00+02:00:30"}, "unparsable_timestamp"),
+    ({"occurred_at": 10**400}, "unparsable_timestamp"),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -134,11 +135,12 @@ def test_metrics_show_the_stream(live):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         text = live.get("metrics").text
-        if "tailor_stream_length" in text:
+        if 'tailor_stream_pending{group="profiles"}' in text:  # observed, not just declared
             break
         time.sleep(0.5)
     assert 'tailor_stream_pending{group="profiles"}' in text
-    assert "tailor_dead_letters_total" in text
+    assert re.search(r"^tailor_stream_length \d", text, re.M)
+    assert re.search(r"^tailor_dead_letters_total 0", text, re.M)
 
 
 def test_without_a_configured_stream_events_are_refused_with_503(server, known):

@@ -211,3 +211,60 @@ def test_a_home_s_local_redis_is_stopped_by_the_command_that_started_it(tmp_path
     monkeypatch.setenv("TAILOR_REDIS_URL", "redis://elsewhere:6379/0")
     with redis_for(home) as url:
         assert url == "redis://elsewhere:6379/0"
+
+
+def test_an_entry_that_is_no_event_goes_to_the_dead_letters_and_blocks_nothing(stream, profiles,
+                                                                              client):
+    stream.publish([event(1)])
+    client.xadd("tailor:events", {"junk": "1"})  # written around the intake
+    client.xadd("tailor:events", {"e": "{not json"})
+    stream.publish([event(2)])
+    w = worker(stream, profiles, client)
+    w.step()
+    assert profiles.current(RULES, "u1").events == 2 and w.progress.dead == 2
+    assert sorted(d["error"].split(":")[1].strip() for d in stream.dead_letters()) == [
+        "JSONDecodeError", "KeyError"]
+
+
+def test_trimming_is_safe_when_pending_entries_are_acknowledged_while_it_looks(redis_server):
+    class AckingMeanwhile(redis.Redis):
+        """Another worker acknowledges the pending entries between XINFO and XPENDING."""
+
+        def xinfo_groups(self, name):
+            infos = super().xinfo_groups(name)
+            for entry_id, _ in self.xrange(name):
+                self.xack(name, GROUP, entry_id)
+            return infos
+
+    plain = connect(redis_server.url)
+    stream = RedisEventStream(plain)
+    ids = stream.publish([event(n) for n in range(10)])
+    stream.read(GROUP, "a", 2, 10)  # 2 pending, 8 never delivered to the workers
+    stream.read("warehouse", "d", 10, 10)
+    stream.ack("warehouse", ids)
+    racing = RedisEventStream(AckingMeanwhile.from_url(redis_server.url, decode_responses=True))
+    assert racing.trim_acked() == 2  # only what both groups acknowledged
+    assert [e.id for e in stream.read(GROUP, "a", 20, 10)] == ids[2:]
+
+
+def test_events_the_stream_refused_leave_no_trace_in_any_inbox(stream, profiles, client):
+    from serving.stream.intake import EventIntake, StreamUnavailable
+
+    w = worker(stream, profiles, client)
+    accept(profiles, stream, [event(1, user="u7", anonymous="v1")])  # v1 is u7
+    w.step()
+    client.delete("tailor:events")
+    client.set("tailor:events", "not a stream")  # XADD now fails
+    intake = EventIntake(RedisEventStream(client), profiles)
+    anonymous = {**event(2, user=None, anonymous="v1", minute=3),
+                 "occurred_at": "2026-11-30T12:03:00Z"}
+    with pytest.raises(StreamUnavailable):
+        intake.accept([anonymous], known_item=lambda _: True)
+    assert client.llen("tailor:inbox:user:u7") == 0
+    assert profiles.current(RULES, "u7").events == 1
+
+
+def test_a_stream_is_built_without_reaching_redis(tmp_path):
+    stream = RedisEventStream(connect(f"unix://{tmp_path / 'nothing.sock'}"))
+    with pytest.raises(redis.ConnectionError):
+        stream.publish([event(1)])
