@@ -1,5 +1,7 @@
 """Bindings of resource keys to a home's warehouse, dbt project, report folder and model stores."""
 
+import os
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -7,7 +9,9 @@ from orchestration.lib.dbt_project import transforms_project
 from orchestration.lib.env import TailorHome, configure_environment
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import JsonReportIOManager, ReportStore
+from orchestration.lib.stream import EventStreamResource
 from orchestration.lib.warehouse import DuckDBWarehouse
+from serving.stream.local_redis import URL_ENV, local_url
 
 
 def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
@@ -18,6 +22,8 @@ def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
         # model_tuning, model_evaluation, challenger_model: <reports>/models/<asset>.json
         "model_reports": JsonReportIOManager(folder=str(home.reports / "models")),
         "model_store": ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)),
+        # the service's event stream: the shop's Redis, else the one `tailor serve` starts
+        "event_stream": EventStreamResource(url=os.environ.get(URL_ENV) or local_url(home.root)),
     }
 
 

@@ -1,4 +1,9 @@
-"""Drift -> retrain: the one imperative trigger of the graph (STYLE 6).
+"""The graph's imperative triggers (STYLE 6): drift -> retrain, and live events -> raw_events.
+
+`stream_drain_sensor` requests ingest_tailor_job with raw_shop_data's source `stream` whenever
+the event stream holds events the warehouse has not acknowledged, unless such a run is still
+going: the service's accepted events reach raw_events (and so the next training and the drift
+reports) within a minute or two.
 
 `retrain_on_drift_sensor` watches `feature_drift_report`. When a report's share of drifted feature
 columns reaches its retrain threshold (recorded in the report's metadata by the asset's config;
@@ -16,6 +21,7 @@ from typing import Any
 import dagster as dg
 
 from ml.monitoring import MonitoringParams
+from orchestration.lib.stream import EventStreamResource
 
 DEFAULT_RETRAIN_THRESHOLD = MonitoringParams().retrain_threshold
 FEATURE_DRIFT_REPORT = dg.AssetKey("feature_drift_report")
@@ -85,3 +91,33 @@ def retrain_on_drift_sensor(context: dg.SensorEvaluationContext, asset_event: dg
 def _value(metadata: Mapping[str, Any], key: str, default: Any) -> Any:
     value = metadata.get(key, default)
     return value.value if isinstance(value, dg.MetadataValue) else value
+
+
+DRAIN_JOB = "ingest_tailor_job"
+DRAIN_CONFIG = {"ops": {"raw_shop_data": {"config": {"source": "stream", "arrival": "append"}}}}
+
+
+def drain_request(waiting: int, draining: bool) -> dg.RunRequest | dg.SkipReason:
+    """The drain sensor's decision (pure, for tests)."""
+    if waiting == 0:
+        return dg.SkipReason("no stream events waiting for the warehouse")
+    if draining:
+        return dg.SkipReason(f"{waiting} events waiting; a drain run is still going")
+    return dg.RunRequest(run_config=DRAIN_CONFIG,
+                         tags={"tailor/trigger": "stream", "tailor/waiting": str(waiting)})
+
+
+@dg.sensor(
+    job_name=DRAIN_JOB,
+    name="stream_drain_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Drains the service's accepted events into raw_events (raw_shop_data, source "
+    "stream) when the event stream holds some the warehouse has not acknowledged.",
+)
+def stream_drain_sensor(context: dg.SensorEvaluationContext, event_stream: EventStreamResource):
+    running = context.instance.get_runs(filters=dg.RunsFilter(
+        job_name=DRAIN_JOB, tags={"tailor/trigger": "stream"},
+        statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+                  dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
+    return drain_request(event_stream.waiting(), bool(running))

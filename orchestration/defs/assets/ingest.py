@@ -2,7 +2,9 @@
 
 The one producer of raw.*: a first load replaces them (`arrival: replace`), every later batch is
 appended through here too (`arrival: append`, orchestration/lib/ingest.py), so the lineage of
-every raw row is this asset.
+every raw row is this asset. That includes live traffic: source `stream` drains the events the
+service accepted (the event stream's `warehouse` group) through the same contract validation and
+quarantine, and acknowledges them only once they are stored (`stream_drain_sensor` requests it).
 """
 
 from dataclasses import replace
@@ -11,11 +13,13 @@ from typing import Literal
 
 import dagster as dg
 
-from ml.sources.contract import ValidatedSource
+from ml.sources.contract import ValidatedSource, validate_source
 from ml.sources.load import LoadedSource, SourceRequest, StoredTables, load_source
 from ml.sources.simulated_days import DriftParams
+from ml.sources.stream import stream_source
 from ml.sources.synthetic import SyntheticParams
 from orchestration.lib.ingest import append_load, replace_load
+from orchestration.lib.stream import EventStreamResource
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 RAW_TABLE_ASSETS = {
@@ -26,8 +30,8 @@ RAW_TABLE_ASSETS = {
 
 
 class RawShopDataConfig(dg.Config):
-    source: Literal["synthetic", "online-retail", "rees46", "files", "simulated-days"] = (
-        "synthetic")
+    source: Literal["synthetic", "online-retail", "rees46", "files", "simulated-days",
+                    "stream"] = "synthetic"
     # replace: this load is the whole history; append: a new batch added to what is stored.
     arrival: Literal["replace", "append"] = "replace"
     events_path: str | None = None
@@ -41,6 +45,8 @@ class RawShopDataConfig(dg.Config):
     simulated_days: int = 7
     simulated_shift: Literal["none", "taste", "new-category"] = "none"  # ml.sources.simulated_days
     simulated_seed: int = 0
+    # stream (append only): at most this many of the service's accepted events per run.
+    stream_batch: int = 50_000
     # Reference "now" (ISO-8601, UTC). Default: the newest valid event (suits historical files);
     # a live shop passes the load time so that freshness is measured for real.
     as_of: str | None = None
@@ -49,8 +55,8 @@ class RawShopDataConfig(dg.Config):
         return datetime.fromisoformat(self.as_of) if self.as_of else None
 
     def to_request(self) -> SourceRequest:
-        if self.source == "simulated-days" and self.arrival != "append":
-            raise ValueError("arrival: the simulated-days source continues the stored shop; "
+        if self.source in ("simulated-days", "stream") and self.arrival != "append":
+            raise ValueError(f"arrival: the {self.source} source continues the stored shop; "
                              "it needs arrival append")
         return SourceRequest(
             source=self.source,
@@ -93,8 +99,12 @@ class RawShopDataConfig(dg.Config):
     ],
     pool="duckdb",
 )
-def raw_shop_data(config: RawShopDataConfig, warehouse: DuckDBWarehouse):
+def raw_shop_data(config: RawShopDataConfig, warehouse: DuckDBWarehouse,
+                  event_stream: EventStreamResource):
     """Load the configured source, validate it against the contract, write raw.* at once."""
+    if config.source == "stream":
+        yield from drain_stream(config, warehouse, event_stream)
+        return
     stored = stored_tables(warehouse) if config.source == "simulated-days" else None
     loaded = load_source(config.to_request(), now=config.now(), stored=stored)
     if config.arrival == "append":
@@ -103,6 +113,25 @@ def raw_shop_data(config: RawShopDataConfig, warehouse: DuckDBWarehouse):
         data = replace(loaded.validated, as_of=config.now() or loaded.validated.as_of)
         replace_load(warehouse, data, data.as_of, loaded.truth)
     yield from load_results(data, loaded, config.arrival, warehouse.row_counts())
+
+
+def drain_stream(config: RawShopDataConfig, warehouse: DuckDBWarehouse,
+                 event_stream: EventStreamResource):
+    """The stream's next events appended (redelivered ones counted, not stored twice), then
+    acknowledged: a run that fails before that leaves them for the next one."""
+    config.to_request()  # the arrival check
+    ids, events = event_stream.take(config.stream_batch)
+    stored = set(warehouse.query("select event_id from raw.events")["event_id"])
+    batch = stream_source(events, stored)
+    validated = validate_source(batch.raw, now=config.now())
+    if not len(validated.events):  # as_of stays where it is
+        validated = replace(validated, as_of=warehouse.as_of())
+    data = append_load(warehouse, validated, None)
+    event_stream.done(ids)
+    note = (f"{len(ids)} stream entries: {len(data.events)} events stored, {batch.repeated} "
+            "redelivered")
+    yield from load_results(data, LoadedSource(validated, {}, note=note), config.arrival,
+                            warehouse.row_counts())
 
 
 def stored_tables(warehouse: DuckDBWarehouse) -> StoredTables:
