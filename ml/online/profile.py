@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from ml.evaluation.protocols import VISIT_GAP_SECONDS
@@ -68,7 +68,9 @@ class Profile:
     stitched: tuple[str, ...] = ()  # anonymous visitors merged into this customer
 
     def to_json(self) -> str:
-        values = asdict(self)
+        # the fields themselves (JSON writes tuples as lists): dataclasses.asdict's deep copy
+        # was most of a stream worker's time
+        values = {name: getattr(self, name) for name in _FIELDS}
         values["format"] = PROFILE_FORMAT
         return json.dumps(values, separators=(",", ":"))
 
@@ -102,6 +104,9 @@ class Profile:
                 if len(seen) == limit:
                     break
         return list(seen)
+
+
+_FIELDS = tuple(f.name for f in fields(Profile))
 
 
 def apply_event(profile: Profile, event: dict, category: str | None, weights: dict[str, float],

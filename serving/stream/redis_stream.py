@@ -147,15 +147,17 @@ class RedisEventStream(EventStream):
         groups = []
         for info in infos:
             name = info["name"]
+            after = next_id(info["last-delivered-id"])
+            first = self.client.xrange(self.stream, after, "+", count=1)  # undelivered, oldest
             oldest = self.client.xpending(self.stream, name)["min"] if info["pending"] else None
-            if oldest is None:
-                first = self.client.xrange(self.stream, next_id(info["last-delivered-id"]), "+",
-                                           count=1)
-                oldest = first[0][0] if first else None
+            oldest = oldest or (first[0][0] if first else None)
+            # Redis' own count is missing after deletions and can be stale after a restart
+            # (7.0 rebuilds it from the AOF): what is really there decides.
             lag = info.get("lag")
-            if lag is None:  # Redis cannot tell after deletions: at most STATS_COUNT_LIMIT counted
-                lag = len(self.client.xrange(self.stream, next_id(info["last-delivered-id"]),
-                                             "+", count=STATS_COUNT_LIMIT))
+            if not first:
+                lag = 0
+            elif not lag:  # at most STATS_COUNT_LIMIT counted
+                lag = len(self.client.xrange(self.stream, after, "+", count=STATS_COUNT_LIMIT))
             groups.append(GroupStats(
                 name, int(info["pending"]), int(lag),
                 max(0.0, (now_ms - entry_time_ms(oldest)) / 1000) if oldest else 0.0))

@@ -268,3 +268,17 @@ def test_a_stream_is_built_without_reaching_redis(tmp_path):
     stream = RedisEventStream(connect(f"unix://{tmp_path / 'nothing.sock'}"))
     with pytest.raises(redis.ConnectionError):
         stream.publish([event(1)])
+
+
+def test_the_lag_is_right_after_redis_restarts(redis_server, stream):
+    ids = stream.publish([event(n) for n in range(100)])
+    stream.ack(GROUP, [e.id for e in stream.read(GROUP, "a", 50, 10)])
+    redis_server.kill()
+    redis_server.start()
+    again = RedisEventStream(connect(redis_server.url))
+    rest = again.read(GROUP, "a", 100, 10)
+    assert [e.id for e in rest] == ids[50:]
+    again.ack(GROUP, [e.id for e in rest])
+    group = {g.name: g for g in again.stats().groups}[GROUP]
+    assert (group.lag, group.pending, group.lag_seconds) == (0, 0, 0.0)
+    assert {g.name: g for g in again.stats().groups}["warehouse"].lag == 100
