@@ -182,7 +182,7 @@ def lag_run(service: str, redis_url: str, users: list[str], items: list[str], ba
                 time.sleep(max(0.0, next_at - time.monotonic()))
 
     def watch() -> None:
-        while time.monotonic() < stop_at + 10 and (time.monotonic() < stop_at or accepted):
+        while time.monotonic() < stop_at + 10 and (poster.is_alive() or accepted):
             with lock:
                 waiting = list(accepted)
             if waiting:
@@ -194,7 +194,8 @@ def lag_run(service: str, redis_url: str, users: list[str], items: list[str], ba
                             lags.append(now - accepted.pop(event_id))
             time.sleep(0.002)
 
-    threads = [threading.Thread(target=f) for f in (post_events, recommend, watch)]
+    poster = threading.Thread(target=post_events)
+    threads = [poster, threading.Thread(target=recommend), threading.Thread(target=watch)]
     for t in threads:
         t.start()
     for t in threads:
@@ -210,13 +211,6 @@ def fault_run(service: str, redis_server: list, users: list[str], items: list[st
     """`n_events` posted (each batch retried until it gets a 200, as a shop's client would)
     while a worker is killed with SIGKILL and restarted, and Redis too; then each event must be
     in the profiles once and, after a drain, in raw_events once."""
-    import shutil
-
-    import redis as redis_lib
-
-    from serving.stream.redis_stream import RedisEventStream, connect
-
-    url = redis_server[1]
     workers = [worker_argv(f"fault-{i}") for i in range(2)]
     sent: dict[str, str] = {}  # event id -> user
     retries = {"batches": 0}
@@ -241,6 +235,25 @@ def fault_run(service: str, redis_server: list, users: list[str], items: list[st
                 sent.update((e["event_id"], e["user_id"]) for e in events)
                 progress["sent"] = len(sent)
 
+    try:
+        return _faults(service, redis_server, n_events, workers, worker_argv, sent, retries,
+                       progress, send, home, scratch)
+    finally:  # never leave a worker behind, whatever failed
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+
+
+def _faults(service, redis_server, n_events, workers, worker_argv, sent, retries, progress,
+            send, home, scratch) -> dict:
+    import shutil
+
+    import redis as redis_lib
+
+    from serving.stream.redis_stream import RedisEventStream, connect
+
+    url = redis_server[1]
     sender = threading.Thread(target=send)
     sender.start()
     killed = {"worker": False, "redis": False}
@@ -313,6 +326,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="stream workers in the lag run")
+    parser.add_argument("--service-workers", type=int, default=2,
+                        help="BentoML worker processes of the service")
     parser.add_argument("--rate", type=float, default=1000, help="events/s in the lag run")
     parser.add_argument("--recommend-rate", type=float, default=200)
     parser.add_argument("--fault-events", type=int, default=100_000,
@@ -324,10 +339,12 @@ def main() -> int:
         scratch = Path(scratch)
         (scratch / "redis").mkdir()
         redis_process, redis_url = start_redis(scratch / "redis")
+        redis_server = [redis_process, redis_url]  # the fault run restarts it
         port = free_port()
         argv, env = serve_command(args.home, "127.0.0.1", port)
         env.update({"TAILOR_REDIS_URL": redis_url, "TAILOR_SERVING_CACHE_SIZE": "0",
-                    "TAILOR_SERVING_RELOAD_CHECK_INTERVAL_S": "0"})
+                    "TAILOR_SERVING_RELOAD_CHECK_INTERVAL_S": "0",
+                    "TAILOR_SERVING_WORKERS": str(args.service_workers)})
         service = f"http://127.0.0.1:{port}"
         server = start_until_ready(argv, env, REPO, service, scratch / "serve.log")
         workers = []
@@ -362,19 +379,17 @@ def main() -> int:
             for w in workers:
                 w.terminate()
                 w.wait(timeout=30)
-            redis_server = [redis_process, redis_url]
             faults = (fault_run(service, redis_server, users, items, args.batch,
                                 args.fault_events, lambda name: worker(name, claim_idle_s=5),
                                 args.home, scratch) if args.fault_events else None)
-            redis_process = redis_server[0]
         finally:
             for w in workers:
                 if w.poll() is None:
                     w.terminate()
                     w.wait(timeout=30)
             stop(server)
-            redis_process.terminate()
-            redis_process.wait(timeout=30)
+            redis_server[0].terminate()
+            redis_server[0].wait(timeout=30)
     events_per_s = intake["requests_per_s"] * args.batch
     results = {"intake_events_per_s": events_per_s, "intake": intake,
                "direct_events_per_s": baseline, "lag": lag, "faults": faults, "args": {
@@ -391,7 +406,8 @@ def write_report(path: Path, r: dict, args) -> None:
         "",
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M}; single run. Redis with AOF and `appendfsync "
-        "always` (every 2xx waited for its fsync), one BentoML worker, answer cache off.",
+        f"always` (every 2xx waited for its fsync), {args.service_workers} BentoML worker(s), "
+        "answer cache off.",
         "Reproduce: `.venv/bin/python docs/benchmarks/realtime_benchmark.py --home HOME` "
         "(a home with a promoted model: `tailor demo`).",
         "",
