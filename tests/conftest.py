@@ -34,25 +34,10 @@ class RedisServer:
         self.process = None
 
     def start(self) -> RedisServer:
-        import subprocess
-        import time
+        from serving.stream.local_redis import run_redis
 
-        import redis
-
-        from serving.stream.local_redis import server_argv
-
-        self.socket.unlink(missing_ok=True)
-        self.process = subprocess.Popen(server_argv(self.folder, socket=self.socket),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return self
-            except (redis.ConnectionError, FileNotFoundError):
-                time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start: {(self.folder / 'redis.log').read_text()}")
+        self.process = run_redis(self.folder, self.socket)
+        return self
 
     def kill(self) -> None:
         self.process.kill()

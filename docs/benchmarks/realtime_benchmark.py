@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from serving import TELEMETRY_OFF, serve_command  # noqa: E402
 from serving.process import free_port, start_until_ready, stop  # noqa: E402
-from serving.stream.local_redis import server_argv  # noqa: E402
+from serving.stream.local_redis import run_redis  # noqa: E402
 
 LUA = r"""
 local users, items = {}, {}
@@ -74,19 +74,8 @@ end
 
 
 def start_redis(folder: Path):
-    import redis
-
     socket = folder / "redis.sock"
-    process = subprocess.Popen(server_argv(folder, socket=socket), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"unix://{socket}"
-    for _ in range(400):
-        try:
-            if redis.Redis.from_url(url).ping():
-                return process, url
-        except (redis.ConnectionError, FileNotFoundError):
-            time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
+    return run_redis(folder, socket), f"unix://{socket}"
 
 
 def model_ids(home: Path) -> tuple[list[str], list[str]]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from ml.evaluation.protocols import VISIT_GAP_SECONDS
+from ml.sources.contract import parse_live_time
 
 RECENT_LIMIT = 50  # interactions kept per profile
 SESSION_ITEMS_LIMIT = 50  # distinct items kept per session
@@ -45,8 +46,7 @@ def profile_key(event: dict) -> str:
 
 def event_time(event: dict) -> float:
     """occurred_at (canonical ISO-8601 UTC, `ml.sources.contract.check_live_event`) in seconds."""
-    text = event["occurred_at"].rstrip("Z")
-    return (datetime.fromisoformat(text) - _EPOCH).total_seconds()
+    return (parse_live_time(event["occurred_at"]) - _EPOCH).total_seconds()
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -384,6 +384,16 @@ LIVE_TEXT_FIELDS = ("session_id", "order_id", "placement", "request_id")
 LIVE_NUMBER_FIELDS = ("quantity", "price", "dwell_seconds")
 
 
+def live_time_text(moment: datetime) -> str:
+    """A live event's times (occurred_at, received_at): ISO-8601 UTC with microseconds and Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_live_time(text: str) -> datetime:
+    """`live_time_text` back to a naive UTC datetime."""
+    return datetime.fromisoformat(text.rstrip("Z"))
+
+
 @dataclass(frozen=True)
 class EventProblem:
     """Why one event was refused: the field, a QUARANTINE_REASONS code, and a sentence."""
@@ -424,7 +434,7 @@ def check_live_event(record: object, now: datetime) -> tuple[dict | None, EventP
     occurred_at, problem = _live_time(record.get("occurred_at"), now)
     if problem:
         return None, problem
-    event["occurred_at"] = occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    event["occurred_at"] = live_time_text(occurred_at)
     for name in LIVE_NUMBER_FIELDS:
         value = record.get(name)
         if value is None or (isinstance(value, str) and value.strip() == ""):
@@ -547,4 +557,4 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|inf
 
 
 def _looks_numeric(text: str) -> bool:
-    return _live_number(text) is not None or bool(_PLAIN_NUMBER.fullmatch(text.strip()))
+    return bool(_PLAIN_NUMBER.fullmatch(text.strip()))

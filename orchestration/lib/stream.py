@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-WAREHOUSE_GROUP = "warehouse"
+from serving.stream.redis_stream import WAREHOUSE_GROUP
 
 
 class EventStreamResource(dg.ConfigurableResource):

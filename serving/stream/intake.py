@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ml.sources.contract import check_live_events
+from ml.sources.contract import check_live_events, live_time_text
 from serving.stream.base import EventStream
 from serving.stream.profiles import ProfileStore
 
@@ -38,7 +38,7 @@ class EventIntake:
         now = now or datetime.utcnow()
         events, rejected = check_live_events(records, now)
         unknown = []
-        received = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        received = live_time_text(now)
         for event in events:
             event["known_item"] = known_item(event["item_id"])
             event["received_at"] = received

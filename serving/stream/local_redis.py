@@ -79,17 +79,20 @@ def start_local_redis(home_root: Path) -> bool:
         client = redis.Redis.from_url(local_url(home_root), socket_timeout=2)
         if _answers(client):
             return False
-        _start(folder, client)
+        process = run_redis(folder, folder / "redis.sock", new_session=True)
+        (folder / "redis.pid").write_text(str(process.pid))
         return True
 
 
-def _start(folder: Path, client) -> None:
-    pid_file = folder / "redis.pid"
-    socket = folder / "redis.sock"
+def run_redis(folder: Path, socket: Path, new_session: bool = False) -> subprocess.Popen:
+    """redis-server (`server_argv`) on `socket`, its files in `folder`, once it answers; what this
+    module, the tests and the benchmark start. `new_session`: it outlives a Ctrl-C of ours."""
+    import redis
+
     socket.unlink(missing_ok=True)
     process = subprocess.Popen(server_argv(folder, socket=socket), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    pid_file.write_text(str(process.pid))
+                               stderr=subprocess.DEVNULL, start_new_session=new_session)
+    client = redis.Redis.from_url(f"unix://{socket}", socket_timeout=2)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -97,7 +100,7 @@ def _start(folder: Path, client) -> None:
             raise RuntimeError(f"redis-server exited with {process.returncode}: "
                                f"{log.read_text()[-2000:] if log.exists() else ''}")
         if _answers(client):
-            return
+            return process
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"redis-server did not answer on {socket} within {START_TIMEOUT_S} s")

@@ -29,6 +29,7 @@ from pathlib import Path
 import redis
 
 from ml.online.profile import Profile, apply_event, merge, profile_key
+from ml.sources.contract import parse_live_time
 from serving import REPO_ROOT
 from serving.stream.redis_stream import encode
 
@@ -243,7 +244,7 @@ class ProfileStore:
             if marker is not None or event["event_id"] in seen:
                 continue
             received = event.get("received_at")
-            if received and datetime.fromisoformat(received.rstrip("Z")) < oldest:
+            if received and parse_live_time(received) < oldest:
                 continue
             seen.add(event["event_id"])
             profile = rules.apply(profile, event)

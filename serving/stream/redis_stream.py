@@ -19,7 +19,9 @@ from serving.stream.base import Entry, EventStream, GroupStats, StreamStats
 
 STREAM = "tailor:events"
 DEAD_LETTERS = "tailor:events:dead"
-GROUPS = ("profiles", "warehouse")  # every reader of the stream; trimming waits for all of them
+PROFILES_GROUP = "profiles"  # the stream workers (serving/stream/worker.py)
+WAREHOUSE_GROUP = "warehouse"  # the drain into raw_events (orchestration/lib/stream.py)
+GROUPS = (PROFILES_GROUP, WAREHOUSE_GROUP)  # every reader; trimming waits for all of them
 FIELD = "e"
 STATS_COUNT_LIMIT = 100_000
 

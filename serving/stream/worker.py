@@ -25,8 +25,8 @@ import redis
 
 from serving.stream.base import Entry, EventStream
 from serving.stream.profiles import ProfileRules, ProfileStore
+from serving.stream.redis_stream import PROFILES_GROUP as GROUP
 
-GROUP = "profiles"
 ERRORS = "tailor:events:errors"  # entry id -> the last error applying it (for its dead letter)
 
 logger = logging.getLogger("tailor.stream")
