@@ -42,6 +42,8 @@ USER_STATS = (
     "u_avg_price",
     "u_repeat_item_share",
 )
+# Not a ranker feature: how many purchases u_avg_price averages (serving adds live purchases).
+PRICED_PURCHASES = "u_priced_purchases"
 ITEM_STATS = (
     "i_popularity",
     "i_trending",
@@ -71,7 +73,7 @@ class PointInTimeFeatures:
     purchases: sp.csr_matrix  # ui_decayed_purchases
     purchase_counts: sp.csr_matrix  # ui_purchases
     last_seen_days: sp.csr_matrix  # 1 + ui_days_since_last, for every pair with an event
-    user_stats: pd.DataFrame  # USER_STATS, one row per user
+    user_stats: pd.DataFrame  # USER_STATS and PRICED_PURCHASES, one row per user
     item_stats: pd.DataFrame  # ITEM_STATS, one row per item
     popularity: np.ndarray  # per item: popularity_score (the popularity and segment sources)
     trending: np.ndarray  # per item: trending_score (the trending source)
@@ -160,7 +162,7 @@ def from_frames(key: str, frames: dict[str, pd.DataFrame], log: EventLog, catalo
 
     user_rows = frames["user"]
     user_stats = _reindexed(user_rows, _positions(log.user_ids, user_rows["user_id"], "user_id"),
-                            USER_STATS, log.n_users, "user")
+                            (*USER_STATS, PRICED_PURCHASES), log.n_users, "user")
     item_rows = frames["item"]
     items_frame = _reindexed(item_rows,
                              _positions(catalog.item_ids, item_rows["item_id"], "item_id"),

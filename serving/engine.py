@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ml.consent import load_consent, refusal
+from ml.online.live import UserRows
+from ml.online.profile import Profile
 from ml.online.scorer import CandidateBatch, Ranked
 from ml.ranking.hybrid import scores_below
 from serving.logs import log_answers, log_event
@@ -61,6 +63,19 @@ class LookupError404(Exception):
 
 
 @dataclass(frozen=True)
+class Visitor:
+    """Whom an answer is for, as the serving model sees them."""
+
+    user: int  # the model's index of the customer; -1 when it does not know them
+    live: UserRows | None  # their rows with their live events (None: the model's rows as they are)
+    fallback: str | None  # why the answer is not personal (ml.consent.refusal); None: it is
+
+    @property
+    def personal(self) -> bool:
+        return self.fallback is None
+
+
+@dataclass(frozen=True)
 class RecommendWork:
     """A batch of recommend requests between `Engine.prepare_recommend` and
     `Engine.complete_recommend`: `score()`, the ranker's pass over the candidates of `users`, is
@@ -71,12 +86,13 @@ class RecommendWork:
     state: ModelState
     keys: list
     cached: list
-    who: dict
+    who: dict  # request position -> (its Visitor, its position in `users` or None)
     users: list  # the users whose answers need the ranker, none when every answer is cached
+    live: list  # per entry of `users`: its live rows, or None
     exclude_purchased: bool
 
     def score(self) -> tuple[CandidateBatch, np.ndarray]:
-        return self.state.scorer.score(self.users, self.exclude_purchased)
+        return self.state.scorer.score(self.users, self.exclude_purchased, self.live)
 
 
 class Engine:
@@ -94,6 +110,10 @@ class Engine:
         self._salt = settings.log_salt or secrets.token_hex(16)
         self._counters: dict[tuple, object] = {}
         self._user_hashes: dict[str, str] = {}
+        # (rules, [(user_id, anonymous_id)]) -> [Profile | None]: the online profiles
+        # (serving/stream/profiles.py ProfileStore.current_many); None without an event stream
+        self.profiles = None
+        self._profile_failure_logged = 0.0
 
     # -- model lifecycle -------------------------------------------------------------------------
 
@@ -164,19 +184,53 @@ class Engine:
 
     # -- shared steps ----------------------------------------------------------------------------
 
-    def _personalization(self, state: ModelState,
-                         user_id: str | None) -> tuple[int | None, str | None]:
-        """The user's index and None, or None and why not (ml.consent.refusal: the one decision)."""
-        if user_id is None:
-            return None, None
-        user = state.user(user_id)
-        refused = refusal(state.consent, user_id, known=user is not None)
-        return (user, None) if refused is None else (None, refused)
+    def _profiles(self, state: ModelState, ids: list[tuple[str | None, str | None]]
+                  ) -> list[Profile | None]:
+        """The online profile of each (user_id, anonymous_id), every accepted event in it; all
+        None without an event stream, or while it cannot be read (answers then come from the
+        model alone: counted, and logged once a minute)."""
+        if self.profiles is None:
+            return [None] * len(ids)
+        try:
+            found = self.profiles(state.profile_rules, ids)
+        except Exception as exc:
+            self._counter("profile_reads", outcome="failed").inc(len(ids))
+            if time.monotonic() - self._profile_failure_logged > 60:
+                self._profile_failure_logged = time.monotonic()
+                log_event("profile_read_failed", error=type(exc).__name__, level=logging.WARNING)
+            return [None] * len(ids)
+        for profile in found:
+            self._counter("profile_reads", outcome="none" if profile is None else "found").inc()
+        return found
 
-    def _allowed(self, state: ModelState, excluded: np.ndarray, user: int | None) -> np.ndarray:
+    def _visitor(self, state: ModelState, user_id: str | None, anonymous_id: str | None,
+                 profile: Profile | None) -> Visitor:
+        """Whom to answer for, and whether personally (ml.consent.refusal: the one decision). A
+        customer the model knows with a history, or anyone with live events the model has not
+        seen, gets a personal answer, from the model's rows plus those events."""
+        if user_id is None and profile is not None and profile.key.startswith("user:"):
+            user_id = profile.key[5:]  # an anonymous visitor stitched to this customer
+        events = state.live_events(profile)
+        user = state.bundle.model.index.user_index.get(user_id, -1) if user_id else -1
+        known = user_id is not None and state.user(user_id) is not None
+        refused = refusal(state.consent, user_id or anonymous_id,
+                          known=known or events is not None)
+        if refused is not None:
+            return Visitor(user, None, refused)
+        if events is None:
+            return Visitor(user, None, None)
+        base = state.scorer.users.rows(user) if user >= 0 else state.live.empty()
+        return Visitor(user, state.live.compose(base, events), None)
+
+    @staticmethod
+    def _rows(state: ModelState, visitor: Visitor) -> UserRows:
+        return visitor.live if visitor.live is not None else state.scorer.users.rows(visitor.user)
+
+    def _allowed(self, state: ModelState, excluded: np.ndarray,
+                 visitor: Visitor | None) -> np.ndarray:
         allowed = allowed_mask(len(state.item_ids), state.in_stock, excluded, self.settings)
-        if user is not None and self.settings.exclude_purchased:
-            allowed[state.scorer.purchase_counts.row(user)[0]] = False
+        if visitor is not None and visitor.personal and self.settings.exclude_purchased:
+            allowed[self._rows(state, visitor).purchase_counts[0]] = False
         return allowed
 
     def _select(self, candidates: Candidates, allowed: np.ndarray, k: int, state: ModelState,
@@ -241,9 +295,11 @@ class Engine:
                                             origins[first][order].astype(np.int64)))
         return result.where(~np.isin(result.items, anchors))
 
-    def _personal(self, state: ModelState, user: int, ranked: Ranked | None = None) -> Candidates:
+    def _personal(self, state: ModelState, visitor: Visitor,
+                  ranked: Ranked | None = None) -> Candidates:
         if ranked is None:
-            ranked = state.scorer.rank(user, exclude_purchased=self.settings.exclude_purchased)
+            ranked = state.scorer.rank_many([visitor.user], self.settings.exclude_purchased,
+                                            [visitor.live])[0]
         return Candidates(ranked.items, ranked.scores.astype(np.float64), ranked.sources,
                           ranked.anchors)
 
@@ -275,31 +331,42 @@ class Engine:
         return self.complete_recommend(work, work.score() if work.users else None)
 
     def prepare_recommend(self, requests: list[tuple[RecommendRequest, str]]) -> RecommendWork:
-        """Cache lookups, and who of the requests the cache does not answer gets a personal
-        answer."""
+        """Profiles, cache lookups, and who of the requests the cache does not answer gets a
+        personal answer."""
         started = time.perf_counter()
         state = self._current()
-        keys = [self._recommend_key(state, request) for request, _ in requests]
+        profiles = self._profiles(state, [(r.user_id, r.anonymous_id) for r, _ in requests])
+        keys = [self._recommend_key(state, request, profile)
+                for (request, _), profile in zip(requests, profiles, strict=True)]
         cached = [self.cache.get(key) for key in keys]
-        who = {i: self._personalization(state, request.user_id)
-               for i, (request, _) in enumerate(requests) if cached[i] is None}
-        users = sorted({user for user, _ in who.values() if user is not None})
-        return RecommendWork(requests, started, state, keys, cached, who, users,
+        who, slots, users, live = {}, {}, [], []
+        for i, ((request, _), profile) in enumerate(zip(requests, profiles, strict=True)):
+            if cached[i] is not None:
+                continue
+            same = (request.user_id, request.anonymous_id, _stamp(profile))
+            if same not in slots:  # the same visitor twice in a batch: ranked once
+                visitor = self._visitor(state, request.user_id, request.anonymous_id, profile)
+                slots[same] = (visitor, len(users) if visitor.personal else None)
+                if visitor.personal:
+                    users.append(visitor.user)
+                    live.append(visitor.live)
+            who[i] = slots[same]
+        return RecommendWork(requests, started, state, keys, cached, who, users, live,
                              self.settings.exclude_purchased)
 
     def complete_recommend(self, work: RecommendWork,
                            scored: tuple[CandidateBatch, np.ndarray] | None) -> list[ItemsResponse]:
         """The answers, from `work.score()` (None when `work.users` is empty)."""
         state = work.state
-        ranked = (dict(zip(work.users, state.scorer.ranked(*scored), strict=True))
-                  if work.users else {})
+        ranked = state.scorer.ranked(*scored) if work.users else []
         answers, log = [], []
         for i, ((request, request_id), key) in enumerate(zip(work.requests, work.keys,
                                                              strict=True)):
             answer, hit = work.cached[i], work.cached[i] is not None
             if not hit:
-                user, fallback = work.who[i]
-                answer = self._recommend(state, request, user, fallback, ranked.get(user))
+                visitor, slot = work.who[i]
+                answer = self._recommend(state, request, visitor,
+                                         ranked[slot] if slot is not None else None)
                 self.cache.put(key, answer)
             answers.append(self._finish(key, request_id, "recommend", answer, hit, work.started,
                                         log))
@@ -307,33 +374,35 @@ class Engine:
         return answers
 
     @staticmethod
-    def _recommend_key(state: ModelState, request: RecommendRequest) -> tuple:
+    def _recommend_key(state: ModelState, request: RecommendRequest,
+                       profile: Profile | None) -> tuple:
         context = request.context
-        return (state.version, "recommend", request.user_id, request.placement, request.k,
+        return (state.version, "recommend", (request.user_id, request.anonymous_id),
+                _stamp(profile), request.placement, request.k,
                 tuple(sorted(set(context.viewed_item_ids))),
                 tuple(sorted(set(context.cart_item_ids))),
                 tuple(sorted(set(request.exclude_item_ids))))
 
-    def _recommend(self, state: ModelState, request: RecommendRequest, user: int | None,
-                   fallback: str | None, ranked: Ranked | None) -> ItemsResponse:
+    def _recommend(self, state: ModelState, request: RecommendRequest, visitor: Visitor,
+                   ranked: Ranked | None) -> ItemsResponse:
         unknown: list[str] = []
         viewed = state.resolve(request.context.viewed_item_ids, unknown)
         cart = state.resolve(request.context.cart_item_ids, unknown)
         excluded = np.concatenate([viewed, cart, state.resolve(request.exclude_item_ids, unknown)])
         tail = self._trending(state)
-        if user is not None:
-            candidates = self._personal(state, user, ranked)
+        if visitor.personal:
+            candidates = self._personal(state, visitor, ranked)
         elif len(cart) or len(viewed):
             # Not personal: what relates to the items in front of the visitor, then trending.
             sources = ("copurchase", "content") if len(cart) else ("content", "copurchase")
             candidates = self._neighbours(state, np.union1d(cart, viewed), sources)
         else:
             candidates, tail = self._trending(state), None
-        chosen = self._select(candidates, self._allowed(state, excluded, user), request.k, state,
-                              diverse=True, tail=tail)
+        chosen = self._select(candidates, self._allowed(state, excluded, visitor), request.k,
+                              state, diverse=True, tail=tail)
         return ItemsResponse(request_id="", model_version=state.version,
-                             placement=request.placement, personalized=user is not None,
-                             fallback_reason=fallback, unknown_item_ids=unknown,
+                             placement=request.placement, personalized=visitor.personal,
+                             fallback_reason=visitor.fallback, unknown_item_ids=unknown,
                              items=self._items(state, chosen))
 
     def similar_items(self, request: SimilarItemsRequest, request_id: str) -> ItemsResponse:
@@ -361,26 +430,34 @@ class Engine:
 
     def cross_sell(self, request: CrossSellRequest, request_id: str) -> ItemsResponse:
         state = self._current()
-        key = (state.version, "cross_sell", request.user_id, request.k,
-               tuple(sorted(set(request.cart_item_ids))),
+        profile = (self._profiles(state, [(request.user_id, request.anonymous_id)])[0]
+                   if request.user_id or request.anonymous_id else None)
+        key = (state.version, "cross_sell", (request.user_id, request.anonymous_id),
+               _stamp(profile), request.k, tuple(sorted(set(request.cart_item_ids))),
                tuple(sorted(set(request.exclude_item_ids))))
         return self._cached(key, request_id, "cross_sell",
-                            lambda: self._cross_sell(state, request))
+                            lambda: self._cross_sell(state, request, profile))
 
-    def _cross_sell(self, state: ModelState, request: CrossSellRequest) -> ItemsResponse:
+    def _cross_sell(self, state: ModelState, request: CrossSellRequest,
+                    profile: Profile | None) -> ItemsResponse:
         unknown: list[str] = []
         cart = state.resolve(request.cart_item_ids, unknown)
         excluded = np.concatenate([cart, state.resolve(request.exclude_item_ids, unknown)])
-        user, fallback = self._personalization(state, request.user_id)
-        allowed = self._allowed(state, excluded, user)
+        if request.user_id or request.anonymous_id:
+            visitor = self._visitor(state, request.user_id, request.anonymous_id, profile)
+        else:
+            visitor = Visitor(-1, None, None)
+        personal = visitor.personal and (visitor.user >= 0 or visitor.live is not None)
+        allowed = self._allowed(state, excluded, visitor if personal else None)
         if len(cart):
             allowed &= ~self._near_duplicates(state, cart)
         head = self._neighbours(state, cart, ("copurchase",)) if len(cart) else Candidates.empty()
-        chosen = self._select(head, allowed, request.k, state, diverse=True,
-                              tail=self._trending(state))
-        personalized = user is not None and self.settings.exclude_purchased
+        # after what the cart suggests: the visitor's own ranking, else trending
+        tail = (self._personal(state, visitor).then(self._trending(state)) if personal
+                else self._trending(state))
+        chosen = self._select(head, allowed, request.k, state, diverse=True, tail=tail)
         return ItemsResponse(request_id="", model_version=state.version, placement="cross_sell",
-                             personalized=personalized, fallback_reason=fallback,
+                             personalized=personal, fallback_reason=visitor.fallback,
                              unknown_item_ids=unknown, items=self._items(state, chosen))
 
     def _near_duplicates(self, state: ModelState, cart: np.ndarray) -> np.ndarray:
@@ -393,13 +470,17 @@ class Engine:
 
     def homepage(self, request: HomepageRequest, request_id: str) -> HomepageResponse:
         state = self._current()
-        key = (state.version, "homepage", request.user_id, request.k)
-        return self._cached(key, request_id, "homepage", lambda: self._homepage(state, request))
+        profile = self._profiles(state, [(request.user_id, request.anonymous_id)])[0]
+        key = (state.version, "homepage", (request.user_id, request.anonymous_id),
+               _stamp(profile), request.k)
+        return self._cached(key, request_id, "homepage",
+                            lambda: self._homepage(state, request, profile))
 
-    def _homepage(self, state: ModelState, request: HomepageRequest) -> HomepageResponse:
+    def _homepage(self, state: ModelState, request: HomepageRequest,
+                  profile: Profile | None) -> HomepageResponse:
         k = request.k
-        user, fallback = self._personalization(state, request.user_id)
-        allowed = self._allowed(state, np.zeros(0, np.int64), user)
+        visitor = self._visitor(state, request.user_id, request.anonymous_id, profile)
+        allowed = self._allowed(state, np.zeros(0, np.int64), visitor)
         carousels = []
 
         def add(carousel_id: str, title: str, candidates: Candidates, diverse: bool,
@@ -410,16 +491,17 @@ class Engine:
                 carousels.append(Carousel(id=carousel_id, title=title,
                                           items=self._items(state, chosen)))
 
-        if user is not None:
-            add("picked_for_you", "Picked for you", self._personal(state, user), diverse=True,
+        if visitor.personal:
+            add("picked_for_you", "Picked for you", self._personal(state, visitor), diverse=True,
                 tail=self._trending(state))
-            recent = self._most_recent_item(state, user)
+            rows = self._rows(state, visitor)
+            recent = self._most_recent_item(state, rows)
             if recent is not None:
                 allowed[recent] = False  # "because you viewed X" never shows X again
                 similar = self._neighbours(state, np.array([recent]), ("content", "copurchase"))
                 add(f"because_you_viewed_{state.item_ids[recent]}",
                     f"Because you viewed {state.titles[recent]}", similar, diverse=False)
-            favourite = int(state.bundle.model.index.user_segment[user])
+            favourite = rows.segment
         else:
             add("trending", "Trending now", self._trending(state), diverse=True)
             favourite = int(state.category_codes[state.trending_order[0]])
@@ -429,17 +511,16 @@ class Engine:
             self._trending(state, same, state.bundle.model.index.popularity, source="segment"),
             diverse=False)
         return HomepageResponse(request_id="", model_version=state.version,
-                                personalized=user is not None, fallback_reason=fallback,
+                                personalized=visitor.personal, fallback_reason=visitor.fallback,
                                 carousels=carousels)
 
     @staticmethod
-    def _most_recent_item(state: ModelState, user: int) -> int | None:
-        items, _ = state.scorer.history.row(user)
+    def _most_recent_item(state: ModelState, rows: UserRows) -> int | None:
+        items = rows.history[0]
         if len(items) == 0:
             return None
-        seen = state.scorer.last_seen_days
         days = np.zeros(len(state.item_ids), dtype=np.float32) + np.inf
-        columns, values = seen.row(user)
+        columns, values = rows.last_seen
         days[columns] = values
         return int(items[np.argmin(days[items])])
 
@@ -532,7 +613,17 @@ class Engine:
 
 
 def _user_of_key(key: tuple, endpoint: str) -> str | None:
-    return key[2] if endpoint in ("recommend", "cross_sell", "homepage") else None
+    """The customer, else the anonymous visitor, an answer was for (its log line hashes it)."""
+    if endpoint not in ("recommend", "cross_sell", "homepage"):
+        return None
+    user_id, anonymous_id = key[2]
+    return user_id or anonymous_id
+
+
+def _stamp(profile: Profile | None) -> tuple | None:
+    """What changes with every event a profile takes in: part of each answer's cache key, so a
+    cached answer never hides a newer event."""
+    return None if profile is None else (profile.key, profile.events, profile.last_at)
 
 
 def _reason(state: ModelState, source: str, anchor: int, category: str) -> str:

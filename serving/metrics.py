@@ -24,11 +24,12 @@ class Metrics:
     cache_misses: object
     reloads: object
     model: object  # tailor_model_info{model_version, model_tag}: 1 while a worker serves it
+    profile_reads: object  # tailor_profile_reads_total{outcome}: found, none, failed
     stream: object | None = None  # StreamGauges, where the service has an event stream
 
     @classmethod
     def disabled(cls) -> Metrics:
-        return cls(_NoMetric(), _NoMetric(), _NoMetric(), _NoMetric(), _NoMetric())
+        return cls(*[_NoMetric()] * 6)
 
     def serving(self, version: str, tag: str, previous: tuple[str, str] | None) -> None:
         """The info metric of the model now served (BentoML's own service_version label says
@@ -54,6 +55,9 @@ class Metrics:
                 # livemax: across live workers, 1 for every version some worker still serves
                 model=Gauge("tailor_model_info", "The model a worker serves (1) or served (0)",
                             ["model_version", "model_tag"], multiprocess_mode="livemax"),
+                profile_reads=Counter("tailor_profile_reads", "Online profile reads of answers "
+                                      "(found, none, failed: answered from the model alone)",
+                                      ["outcome"]),
                 stream=StreamGauges(Gauge),
             )
         return _METRICS

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 # Ids are short opaque strings; bounding them bounds the work (and the cache keys) per request.
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -44,6 +45,25 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+UserId = Annotated[Id | None, Field(default=None, description=(
+    "the customer (pseudonymous id); with the event stream, their live events count at once"))]
+AnonymousId = Annotated[Id | None, Field(default=None, description=(
+    "the visitor's anonymous id (as in their events): without user_id, a visitor with events "
+    "gets answers from them; with it, ignored (the customer's profile holds what was stitched)"))]
+
+
+class _Visitor(_Request):
+    """A request about a visitor: the customer's user_id, or an anonymous_id, or both."""
+
+    @model_validator(mode="after")
+    def _someone(self):
+        if self.user_id is None and self.anonymous_id is None:  # an error at user_id, not []
+            raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                type=PydanticCustomError("missing", "user_id or anonymous_id: one of them is "
+                                                    "required"), loc=("user_id",), input=None)])
+        return self
+
+
 class RecommendContext(_Request):
     viewed_item_ids: ItemIds = Field(default_factory=list,
                                      description="items on screen (product_page): not recommended "
@@ -53,8 +73,9 @@ class RecommendContext(_Request):
                                                "unknown users get items bought with them")
 
 
-class RecommendRequest(_Request):
-    user_id: Id
+class RecommendRequest(_Visitor):
+    user_id: UserId
+    anonymous_id: AnonymousId
     placement: Placement = "homepage"
     k: K = 10
     context: RecommendContext = Field(default_factory=RecommendContext)
@@ -72,14 +93,17 @@ class SimilarItemsRequest(_Request):
 class CrossSellRequest(_Request):
     cart_item_ids: Annotated[list[Id], Field(min_length=1, max_length=200)]
     user_id: Id | None = Field(default=None, description="optional: with consent, items the user "
-                                                        "already bought follow the shop's rule")
+                                                        "already bought follow the shop's rule, "
+                                                        "and their ranking fills the list")
+    anonymous_id: AnonymousId
     k: K = 10
     exclude_item_ids: ItemIds = Field(default_factory=list)
     request_id: RequestId = None
 
 
-class HomepageRequest(_Request):
-    user_id: Id
+class HomepageRequest(_Visitor):
+    user_id: UserId
+    anonymous_id: AnonymousId
     k: Annotated[int, Field(ge=1, le=50, description="items per carousel (1..50)")] = 10
     request_id: RequestId = None
 

@@ -124,6 +124,8 @@ class Recommender:
                for name in ("similar_items", "cross_sell", "homepage", "popular")},
         }
         self.stream, self.intake = _event_stream()
+        if self.intake is not None:  # answers read the online profiles the events build
+            self.engine.profiles = self.intake.profiles.current_many
         threading.Thread(target=self._load_then_watch, name="tailor-model", daemon=True).start()
         if self.stream is not None:
             threading.Thread(target=self._watch_stream, name="tailor-stream", daemon=True).start()

@@ -11,7 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ml.bundle import SEGMENTS_FILE, Bundle, load_bundle
+from ml.candidates import AlsParams
 from ml.consent import ConsentSnapshot, load_consent
+from ml.online.live import LiveEvents, LiveRows, events_after
+from ml.online.profile import Profile
 from ml.online.scorer import OnlineScorer
 from ml.schema import GUEST_PREFIX
 from serving.rules import ServingSettings
@@ -45,6 +48,7 @@ class ModelState:
     segment_scores: dict[str, np.ndarray]
     trending_candidates: Candidates  # the whole catalog by trending score (shared, read-only)
     profile_rules: ProfileRules  # how events change online profiles under this model
+    live: LiveRows  # how a visitor's live events change their rows under this model
 
     @property
     def version(self) -> str:
@@ -57,6 +61,9 @@ class ModelState:
         catalog = index.catalog
         consent = load_consent(folder, settings.consent_path, settings.consent_default)
         scorer = OnlineScorer(bundle.model)
+        rules = rules_for(bundle.metadata, dict(zip(
+            catalog.item_ids.tolist(), np.asarray(catalog.category).tolist(), strict=True)))
+        als = bundle.metadata.get("params", {}).get("als")
         if len(index.user_index):  # build the id -> index map now, not in the first request
             scorer.rank(next(iter(index.user_index.values())))  # and warm the scoring path
         return cls(
@@ -81,9 +88,17 @@ class ModelState:
             popularity_order=np.argsort(-index.popularity, kind="stable"),
             segment_scores=_segment_scores(folder, index),
             trending_candidates=Candidates.ranked(index.trending, "trending"),
-            profile_rules=rules_for(bundle.metadata, dict(zip(
-                catalog.item_ids.tolist(), np.asarray(catalog.category).tolist(), strict=True))),
+            profile_rules=rules,
+            live=LiveRows(index, AlsParams(**als) if als else AlsParams(),
+                          rules.half_life_s / 86_400),
         )
+
+    def live_events(self, profile: Profile | None) -> LiveEvents | None:
+        """The profile's events this model has not seen (after its cutoff, on its items)."""
+        if profile is None:
+            return None
+        return events_after(profile.recent, self.live.cutoff, self.item_index,
+                            self.profile_rules.weights)
 
     def customer_ids(self) -> list[str]:
         """Every customer the model knows (guest baskets are not customers): whom an export or a

@@ -398,7 +398,9 @@ def write_report(path: Path, r: dict, args) -> None:
         f"always` (every 2xx waited for its fsync), {args.service_workers} BentoML worker(s), "
         "answer cache off.",
         "Reproduce: `.venv/bin/python docs/benchmarks/realtime_benchmark.py --home HOME` "
-        "(a home with a promoted model: `tailor demo`).",
+        "(a home with a promoted model: `tailor demo`). Answers with profiles "
+        "(read-your-writes, latency): [realtime_answers.md](realtime_answers.md); in-session "
+        "quality: [session_quality.md](session_quality.md).",
         "",
         f"## Intake: `POST /events`, batches of {args.batch}, 8 connections, "
         f"{args.duration:.0f} s",

@@ -3,7 +3,8 @@
 A profile belongs to a customer (`user:<user_id>`) or an anonymous visitor (`anon:<anonymous_id>`),
 both pseudonymous ids. It holds what the batch model cannot know yet:
 
-- `recent`: the latest RECENT_LIMIT interactions (time, item, event type, category), by time;
+- `recent`: the latest RECENT_LIMIT interactions (time, item, event type, category, quantity,
+  price), by time: what serving adds to the model's history (`ml.online.live`);
 - `affinity`: per category, the event-type weights (dbt seed `event_type_weights`, never below 0)
   decayed with the model's half-life (dbt's `decay_half_life_days`, in the model card) to
   `affinity_at`, the latest event's time: sum of w * 2^(-(affinity_at - t) / half_life);
@@ -32,7 +33,7 @@ from ml.sources.contract import parse_live_time
 
 RECENT_LIMIT = 50  # interactions kept per profile
 SESSION_ITEMS_LIMIT = 50  # distinct items kept per session
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2  # 2: recent entries carry quantity and price
 # Events that say something about taste (exposures do not).
 INTERACTIONS = ("view", "click", "add_to_cart", "remove_from_cart", "purchase", "return")
 
@@ -59,7 +60,8 @@ class Profile:
     counts: dict[str, int] = field(default_factory=dict)
     first_at: float | None = None
     last_at: float | None = None
-    recent: tuple[tuple[float, str, str, str | None], ...] = ()
+    # (time, item, event type, category or None, quantity or None, price or None), by time
+    recent: tuple[tuple, ...] = ()
     affinity: dict[str, float] = field(default_factory=dict)
     affinity_at: float | None = None
     # {"id", "started_at", "last_at", "events", "items": [[first seen, item], ...] by time}
@@ -79,8 +81,9 @@ class Profile:
         if not text:
             return cls(key)
         values = json.loads(text)
-        values.pop("format", None)
-        values["recent"] = tuple(tuple(r) for r in values["recent"])
+        old = values.pop("format", 1) < 2
+        # format 1 entries had no quantity and price: unknown, as for an event without them
+        values["recent"] = tuple((*r, None, None) if old else tuple(r) for r in values["recent"])
         values["stitched"] = tuple(values["stitched"])
         return cls(**values)
 
@@ -98,7 +101,8 @@ class Profile:
     def recent_items(self, limit: int = RECENT_LIMIT) -> list[str]:
         """Distinct items of the latest interactions, the most recent first."""
         seen: dict[str, None] = {}
-        for _, item, _, _ in reversed(self.recent):
+        for entry in reversed(self.recent):
+            item = entry[1]
             if item not in seen:
                 seen[item] = None
                 if len(seen) == limit:
@@ -125,7 +129,7 @@ def apply_event(profile: Profile, event: dict, category: str | None, weights: di
         "unknown_items": profile.unknown_items + (category is None),
     }
     if kind in INTERACTIONS:
-        entry = (at, event["item_id"], kind, category)
+        entry = (at, event["item_id"], kind, category, event.get("quantity"), event.get("price"))
         recent = sorted((*profile.recent, entry), key=lambda r: (r[0], r[1], r[2]))
         changes["recent"] = tuple(recent[-RECENT_LIMIT:])
         changes["session"] = _session(profile.session, event, at)

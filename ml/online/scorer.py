@@ -33,11 +33,12 @@ import numpy as np
 import scipy.sparse as sp
 import xgboost as xgb
 from numba import njit
-from sklearn.preprocessing import normalize
 
 from ml.candidates import NEIGHBOR_SOURCES, SOURCES
 from ml.kernels import JIT, factor_row, pair_dot, top_k_into, top_k_rows
-from ml.ranking.features import FEATURES, ITEM_STATS, USER_STATS
+from ml.online.live import UserRows, UserTables
+from ml.point_in_time import USER_STATS
+from ml.ranking.features import FEATURES, ITEM_STATS
 from ml.ranking.hybrid import Recommender, pad_with_trending
 
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
@@ -55,7 +56,7 @@ _LAYOUT = np.array(
 _ALS, _REPEAT, _TRENDING, _SEGMENT = 0, 6, 7, 8
 _NEIGHBOR_NAMES = ("content", "copurchase", "itemknn", "ease", "sequence")
 _NEIGHBORS = len(_NEIGHBOR_NAMES)
-_PROFILES = ("history", "recent")  # the profiles neighbour sources read, in `_tables` order
+_PROFILES = ("history", "recent")  # the profiles neighbour sources read, in `UserTables` order
 assert SOURCES == ("als", *_NEIGHBOR_NAMES, "repeat", "trending", "segment")
 assert set(NEIGHBOR_SOURCES) == set(_NEIGHBOR_NAMES)
 
@@ -128,6 +129,8 @@ class OnlineScorer:
         self.last_seen_days = _Csr.of(index.last_seen_days)
         self.neighbors = {name: _Csr.of(getattr(index, f"{name}_neighbors"))
                           for name in _NEIGHBOR_NAMES}
+        # Every user's rows, as the compiled pass reads them (a batch with live rows: its own).
+        self.users = UserTables.of_index(index)
         # The user-independent sources' tops: trending (row 0) and each segment's (row 1 + s),
         # as `CandidateIndex.candidates` computes them per user.
         same = index.category_codes[None, :] == np.arange(len(index.categories))[:, None]
@@ -135,42 +138,45 @@ class OnlineScorer:
                             np.where(same, index.popularity[None, :], 0.0)])
         shared_items, shared_scores = top_k_rows(shared, self.per_source)
         # pair_features casts each stats column from its own dtype to float32: so do we, once.
-        user_stats = np.column_stack(
-            [index.user_stats[n].to_numpy().astype(np.float32) for n in USER_STATS])
         item_stats = np.column_stack(
             [index.item_stats[n].to_numpy().astype(np.float32) for n in ITEM_STATS])
-        # Everything `_candidate_pass` reads, in its order. The profiles' l1 normalisation is
-        # what `ml.candidates._profile` computes per batch of users; here for all users once.
-        profiles = tuple(_Csr.of(normalize(getattr(index, name), norm="l1")).arrays
-                         for name in _PROFILES)
+        # Everything of the model `_candidate_pass` reads, in its order.
         self._tables = (
-            self.history.arrays, profiles,
             np.array([_PROFILES.index(NEIGHBOR_SOURCES[n]) for n in _NEIGHBOR_NAMES]),
             tuple(self.neighbors[name].arrays for name in _NEIGHBOR_NAMES),
-            _Csr.of(index.purchases).arrays, self.purchase_counts.arrays,
-            self.last_seen_days.arrays,
-            index.user_factors, index.item_factors, index.item_factors_t,
-            index.trending, index.popularity, index.category_codes, index.user_segment,
-            shared_items, shared_scores,
-            index.user_category_share, index.user_category_days, user_stats, item_stats,
-            index.item_stats["i_price"].to_numpy(), index.user_stats["u_avg_price"].to_numpy(),
-            _LAYOUT)
+            index.item_factors, index.item_factors_t,
+            index.trending, index.popularity, index.category_codes,
+            shared_items, shared_scores, item_stats,
+            index.item_stats["i_price"].to_numpy(), _LAYOUT)
+        self._user_tables = self.users.arrays
         self.ranked_trending = np.argsort(-index.trending, kind="stable")
         self._source_names = np.asarray(SOURCES)
         self.predict = _DensePredictor(self.booster) if self.booster is not None else None
 
-    def prepare(self, users, exclude_purchased: bool = False) -> tuple[CandidateBatch, np.ndarray]:
+    def prepare(self, users, exclude_purchased: bool = False,
+                live: list[UserRows | None] | None = None) -> tuple[CandidateBatch, np.ndarray]:
         """The users' candidates (their rows of `CandidateIndex.candidates`) and their feature rows
-        (equal to `pair_features`: the booster's input)."""
+        (equal to `pair_features`: the booster's input). `live`: per user, the rows to rank them
+        by instead of the bundle's (`ml.online.live`; a visitor the bundle does not know has -1
+        in `users`), or None."""
         users = np.asarray(users, dtype=np.int64)
-        *candidates, features = _candidate_pass(users, bool(exclude_purchased), self.per_source,
-                                                len(FEATURES), self._tables)
+        slots, tables = users, self._user_tables
+        if any(u < 0 and (live is None or live[i] is None) for i, u in enumerate(users.tolist())):
+            raise ValueError("users: -1 (a visitor the model does not know) needs live rows")
+        if live is not None and any(rows is not None for rows in live):
+            tables = UserTables.stack([self.users.rows(u) if rows is None else rows
+                                       for u, rows in zip(users.tolist(), live, strict=True)]
+                                      ).arrays
+            slots = np.arange(len(users), dtype=np.int64)
+        *candidates, features = _candidate_pass(slots, bool(exclude_purchased), self.per_source,
+                                                len(FEATURES), self._tables, tables)
         return CandidateBatch(users, *candidates), features
 
-    def score(self, users, exclude_purchased: bool = False) -> tuple[CandidateBatch, np.ndarray]:
+    def score(self, users, exclude_purchased: bool = False,
+              live: list[UserRows | None] | None = None) -> tuple[CandidateBatch, np.ndarray]:
         """The users' candidates and the ranker's score of each: the compiled pass and the booster
         call, both without the GIL for most of their time."""
-        batch, features = self.prepare(users, exclude_purchased)
+        batch, features = self.prepare(users, exclude_purchased, live)
         if self.predict is None:
             return batch, self._source_scores(batch)
         return batch, self.predict(features)
@@ -200,10 +206,11 @@ class OnlineScorer:
                 for user, a, b in zip(batch.users.tolist(), bounds[:-1].tolist(),
                                       bounds[1:].tolist(), strict=True)]
 
-    def rank_many(self, users, exclude_purchased: bool = False) -> list[Ranked]:
+    def rank_many(self, users, exclude_purchased: bool = False,
+                  live: list[UserRows | None] | None = None) -> list[Ranked]:
         """Per user, all candidates scored by the ranker, best first: one booster call for all
         of them (what a micro-batch of concurrent requests shares)."""
-        return self.ranked(*self.score(users, exclude_purchased))
+        return self.ranked(*self.score(users, exclude_purchased, live))
 
     def rank(self, user: int, exclude_purchased: bool = False) -> Ranked:
         """All of the user's candidates, scored by the ranker, best first."""
@@ -219,14 +226,14 @@ class OnlineScorer:
 
 
 @njit(**JIT)
-def _candidate_pass(users, exclude, per_source, n_features, tables):
+def _candidate_pass(users, exclude, per_source, n_features, tables, user_tables):
     """`CandidateIndex.candidates` and `pair_features` for a few users, in one pass: (owner,
     items, scores, ranks, strongest, anchors, features); see `CandidateBatch`. `tables`:
-    `OnlineScorer._tables`."""
-    (history, profiles, profile_of, neighbor_tables, purchases, purchase_counts, last_seen,
-     user_factors, item_factors, item_factors_t, trending, popularity, category_codes,
-     user_segment, shared_items, shared_scores, category_share, category_days, user_stats,
-     item_stats, item_price, user_avg_price, layout) = tables
+    `OnlineScorer._tables`; `user_tables`: `UserTables.arrays`, whose rows `users` are."""
+    (profile_of, neighbor_tables, item_factors, item_factors_t, trending, popularity,
+     category_codes, shared_items, shared_scores, item_stats, item_price, layout) = tables
+    (history, profiles, purchases, purchase_counts, last_seen, user_factors, user_segment,
+     category_share, category_days, user_stats, user_avg_price) = user_tables
     n_users, n_items, n_sources = len(users), len(trending), len(SOURCES)
     k = min(per_source, n_items)
     capacity = n_users * n_sources * k

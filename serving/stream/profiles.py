@@ -125,23 +125,47 @@ class ProfileStore:
     def current(self, rules: ProfileRules, user_id: str | None, anonymous_id: str | None = None
                 ) -> Profile | None:
         """The profile of a customer (or, without one, a visitor) with every accepted event in
-        it, applied or not yet; None when there is none. Profile, inbox and applied markers are
-        read as one snapshot: a worker's commit in between would otherwise hide an event (read
-        from the inbox, then found applied) or count it twice."""
-        key = self.resolve(user_id, anonymous_id)
-        if key is None:
-            return None
+        it, applied or not yet; None when there is none."""
+        return self.current_many(rules, [(user_id, anonymous_id)])[0]
+
+    def current_many(self, rules: ProfileRules,
+                     visitors: list[tuple[str | None, str | None]]) -> list[Profile | None]:
+        """`current` for each (user_id, anonymous_id), in one round trip when no inbox holds
+        an event (a second one for visitors stitched to a customer). Profile, inbox and applied
+        markers are read as one snapshot: a worker's commit in between would otherwise hide an
+        event (read from the inbox, then found applied) or count it twice."""
+        keys: list[str | None] = [f"user:{u}" if u else f"anon:{a}" if a else None
+                                  for u, a in visitors]
+        read = self._read(sorted({k for k in keys if k}))
+        # an anonymous visitor may have become a customer: then the customer's profile is theirs
+        stitched = {k: f"user:{read[k][2]}" for k in read if k.startswith("anon:") and read[k][2]}
+        if stitched:
+            read.update(self._read(sorted(set(stitched.values()) - set(read))))
+            keys = [stitched.get(k, k) for k in keys]
+        profiles: dict[str, Profile | None] = {}
+        for key, (text, waiting, _) in read.items():
+            done: list = []
+            if waiting:  # the markers belong to the same snapshot: read them all under WATCH
+                text, waiting, done = self._snapshot(key)
+            profile = Profile.from_json(text, key)
+            if waiting:
+                profile = self._with_waiting(profile, waiting, done, rules)
+            profiles[key] = profile if profile.events else None
+        return [profiles.get(k) if k else None for k in keys]
+
+    def _read(self, keys: list[str]) -> dict[str, tuple[str | None, list[str], str | None]]:
+        """Per profile key: (profile, inbox, the customer a visitor was stitched to), one MULTI."""
+        if not keys:
+            return {}
         pipe = self.client.pipeline(transaction=True)  # MULTI: one snapshot, one round trip
-        pipe.get(PROFILE + key)
-        pipe.lrange(INBOX + key, 0, -1)
-        text, waiting = pipe.execute()
-        done: list = []
-        if waiting:  # the markers belong to the same snapshot: read them all under WATCH
-            text, waiting, done = self._snapshot(key)
-        profile = Profile.from_json(text, key)
-        if waiting:
-            profile = self._with_waiting(profile, waiting, done, rules)
-        return profile if profile.events else None
+        for key in keys:
+            pipe.get(PROFILE + key)
+            pipe.lrange(INBOX + key, 0, -1)
+            if key.startswith("anon:"):
+                pipe.get(STITCH + key[5:])
+        values = iter(pipe.execute())
+        return {key: (next(values), next(values),
+                      next(values) if key.startswith("anon:") else None) for key in keys}
 
     def _snapshot(self, key: str) -> tuple[str | None, list[str], list]:
         for _ in range(MAX_RETRIES):
@@ -159,16 +183,6 @@ class ProfileStore:
                     continue
         raise RuntimeError(f"profiles: {MAX_RETRIES} concurrent updates while reading {key}")
 
-    def resolve(self, user_id: str | None, anonymous_id: str | None) -> str | None:
-        """The profile key for these ids: the customer's, else the customer a visitor was
-        stitched to, else the visitor's."""
-        if user_id:
-            return f"user:{user_id}"
-        if not anonymous_id:
-            return None
-        stitched = self.client.get(STITCH + anonymous_id)
-        return f"user:{stitched}" if stitched else f"anon:{anonymous_id}"
-
     # -- the workers' side -------------------------------------------------------------------------
 
     def apply(self, events: list[dict], rules: ProfileRules) -> Applied:
@@ -184,15 +198,24 @@ class ProfileStore:
     def _apply_watched(self, pipe, events: list[dict], rules: ProfileRules) -> Applied:
         ids = [e["event_id"] for e in events]
         visitors = sorted({e["anonymous_id"] for e in events if e.get("anonymous_id")})
-        pipe.watch(*(APPLIED + i for i in ids), *(STITCH + v for v in visitors))
-        done = pipe.mget([APPLIED + i for i in ids])
-        stitched = dict(zip(visitors, pipe.mget([STITCH + v for v in visitors]) if visitors
-                            else [], strict=True))
+        # The profiles known before the stitches are read (customers', visitors' own), watched
+        # and read in the same two round trips as the markers and stitches.
+        guessed = sorted({f"user:{e['user_id']}" for e in events if e.get("user_id")}
+                         | {f"anon:{v}" for v in visitors})
+        watched = ([APPLIED + i for i in ids] + [STITCH + v for v in visitors]
+                   + [PROFILE + k for k in guessed])
+        pipe.watch(*watched)
+        values = pipe.mget(watched)
+        done = values[:len(ids)]
+        stitched = dict(zip(visitors, values[len(ids):len(ids) + len(visitors)], strict=True))
+        texts = dict(zip(guessed, values[len(ids) + len(visitors):], strict=True))
         keys = sorted({_target(e, stitched) for e in events}
                       | {f"anon:{v}" for v in visitors if not stitched[v]})
-        pipe.watch(*(PROFILE + k for k in keys))
-        profiles = {k: Profile.from_json(t, k)
-                    for k, t in zip(keys, pipe.mget([PROFILE + k for k in keys]), strict=True)}
+        later = [k for k in keys if k not in texts]  # customers of stitched visitors
+        if later:
+            pipe.watch(*(PROFILE + k for k in later))
+            texts.update(zip(later, pipe.mget([PROFILE + k for k in later]), strict=True))
+        profiles = {k: Profile.from_json(texts[k], k) for k in keys}
         merged, seen, applied = set(), set(), 0
         for event, marker in zip(events, done, strict=True):
             if marker is not None or event["event_id"] in seen:

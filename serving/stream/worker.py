@@ -61,11 +61,16 @@ class StreamWorker:
         self.settings = settings or WorkerSettings()
         self.progress = Progress()
         self._trimmed_at = 0.0
+        self._claimed_at = 0.0
 
     def step(self) -> int:
-        """One claim, one read, their entries handled; returns how many entries it handled."""
+        """A claim (every quarter of claim_idle_ms: an entry is claimable only after that long),
+        one read, their entries handled; returns how many entries it handled."""
         s = self.settings
-        claimed = self.stream.claim_stale(GROUP, s.consumer, s.claim_idle_ms, s.batch)
+        claimed = []
+        if time.monotonic() - self._claimed_at >= s.claim_idle_ms / 4000:
+            claimed = self.stream.claim_stale(GROUP, s.consumer, s.claim_idle_ms, s.batch)
+            self._claimed_at = time.monotonic() if not claimed else 0.0  # more may wait
         handled = self._handle(claimed)
         fresh = self.stream.read(GROUP, s.consumer, s.batch, None if claimed else s.block_ms)
         handled += self._handle(fresh)

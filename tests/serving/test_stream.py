@@ -143,6 +143,22 @@ def test_a_visitor_is_stitched_to_the_customer_when_an_event_names_both(stream, 
     assert client.get("tailor:profile:anon:v1") is None
 
 
+def test_the_profiles_of_a_batch_of_requests_are_read_together(stream, profiles, client):
+    """What one micro-batch of answers reads: customers, visitors, a visitor stitched to a
+    customer, nobody, each with what is applied and what waits in an inbox."""
+    w = worker(stream, profiles, client)
+    accept(profiles, stream, [event(1, user="u1"), event(2, user=None, anonymous="v2"),
+                              event(3, user="u3", anonymous="v3")])
+    w.step()
+    accept(profiles, stream, [event(4, user="u1", item="hat-1", minute=3)])  # waits in the inbox
+    found = profiles.current_many(RULES, [("u1", None), (None, "v2"), (None, "v3"),
+                                          ("nobody", None), (None, None), ("u1", "v2")])
+    assert [p.key if p else None for p in found] == [
+        "user:u1", "anon:v2", "user:u3", None, None, "user:u1"]
+    assert found[0].events == 2 and found[0].recent_items() == ["hat-1", "shoe-1"]
+    assert found[2].events == 1  # v3 is u3 since event 3 named both
+
+
 def test_two_workers_on_one_customer_lose_no_update(redis_server, stream, profiles):
     accept(profiles, stream, [event(n, item="shoe-1" if n % 2 else "hat-1") for n in range(400)])
     stop = threading.Event()

@@ -1,5 +1,7 @@
--- Every event each cutoff lets a model see: a user's events strictly before their cutoff, on
--- catalog items, with the event's age at the user's cutoff and at the shop's.
+-- Every event each cutoff lets a model see: a user's interactions strictly before their cutoff,
+-- on catalog items, with the event's age at the user's cutoff and at the shop's. Exposures
+-- (impression: a recommendation was shown) say nothing of taste and are left out, as the online
+-- profiles leave them out (ml/online/profile.py INTERACTIONS).
 
 with
 
@@ -37,6 +39,7 @@ timed as (
     from interactions
     inner join products
         on interactions.item_id = products.item_id
+    where interactions.event_type != 'impression'
 
 ),
 

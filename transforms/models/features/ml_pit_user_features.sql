@@ -32,6 +32,8 @@ activity as (
         coalesce(sum(coalesce(price, 0) * quantity) filter (where event_type = 'purchase'), 0)
             as u_monetary,
         avg(price) filter (where event_type = 'purchase' and price is not null) as u_avg_price,
+        -- what u_avg_price averages over: serving adds live purchases to the average with it
+        count(price) filter (where event_type = 'purchase') as u_priced_purchases,
 
     from events
     group by cutoff_id, user_id
@@ -63,6 +65,7 @@ final as (
         coalesce(activity.u_monetary, 0) as u_monetary,
         activity.u_avg_price,
         repeats.u_repeat_item_share,
+        coalesce(activity.u_priced_purchases, 0) as u_priced_purchases,
 
     from cutoffs
     left join activity
