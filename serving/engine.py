@@ -13,13 +13,14 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ml.consent import load_consent, refusal
-from ml.online.live import UserRows
+from ml.online.live import LiveEvents, UserRows
 from ml.online.profile import Profile
 from ml.online.scorer import CandidateBatch, Ranked
 from ml.ranking.hybrid import scores_below
@@ -58,6 +59,8 @@ class LookupError404(Exception):
         self.field = field
         self.message = message
 
+
+LIVE_ROWS_KEPT = 10_000  # visitors whose composed live rows are kept (a few KB each)
 
 # -- the logic -------------------------------------------------------------------------------------
 
@@ -114,6 +117,9 @@ class Engine:
         # (serving/stream/profiles.py ProfileStore.current_many); None without an event stream
         self.profiles = None
         self._profile_failure_logged = 0.0
+        # A visitor's live rows per profile stamp: the pages of one visit (homepage, recommend
+        # on several placements, cross_sell) rank from the same rows until the next event.
+        self._live_rows: OrderedDict[tuple, UserRows] = OrderedDict()
 
     # -- model lifecycle -------------------------------------------------------------------------
 
@@ -126,6 +132,7 @@ class Engine:
         previous = self.state
         self.state = state  # one reference assignment: requests in flight keep their state
         self.cache.clear()
+        self._live_rows.clear()
         self.metrics.serving(state.version, state.tag,
                              (previous.version, previous.tag) if previous else None)
         log_event("model_loaded", model_version=state.version, model_tag=state.tag,
@@ -219,8 +226,22 @@ class Engine:
             return Visitor(user, None, refused)
         if events is None:
             return Visitor(user, None, None)
-        base = state.scorer.users.rows(user) if user >= 0 else state.live.empty()
-        return Visitor(user, state.live.compose(base, events), None)
+        return Visitor(user, self._composed(state, user, profile, events), None)
+
+    def _composed(self, state: ModelState, user: int, profile: Profile,
+                  events: LiveEvents) -> UserRows:
+        """The model's rows of `user` (-1: none) plus the profile's live `events`, kept per
+        profile stamp (LIVE_ROWS_KEPT of them)."""
+        key = (state.version, user, *_stamp(profile))
+        rows = self._live_rows.get(key)
+        if rows is None:
+            base = state.scorer.users.rows(user) if user >= 0 else state.live.empty()
+            rows = self._live_rows[key] = state.live.compose(base, events)
+            if len(self._live_rows) > LIVE_ROWS_KEPT:
+                self._live_rows.popitem(last=False)
+        else:
+            self._live_rows.move_to_end(key)
+        return rows
 
     @staticmethod
     def _rows(state: ModelState, visitor: Visitor) -> UserRows:

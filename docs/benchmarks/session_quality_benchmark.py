@@ -62,7 +62,8 @@ def ndcg(items: list[str], targets: set[str], k: int = 10) -> float:
 
 
 def live_event(row) -> dict:
-    record = {"event_id": row.event_id, "session_id": row.session_id, "item_id": row.item_id,
+    record = {"event_id": row.event_id, "item_id": row.item_id,
+              "session_id": None if pd.isna(row.session_id) else row.session_id,
               "event_type": row.event_type,
               "occurred_at": live_time_text(row.occurred_at.to_pydatetime()),
               "quantity": None if pd.isna(row.quantity) else int(row.quantity),
@@ -78,8 +79,10 @@ def train(store, cutoff: pd.Timestamp, home: Path, seconds: float | None) -> Non
     data = home / "data"
     data.mkdir(parents=True)
     store.events[store.events["occurred_at"] < cutoff].to_parquet(data / "events.parquet")
-    store.products.to_parquet(data / "products.parquet")
-    store.customers.to_parquet(data / "customers.parquet")
+    # what the shop knew at the cutoff: later items and customers arrive with the live traffic
+    products, customers = store.products, store.customers
+    products[products["created_at"] < cutoff].to_parquet(data / "products.parquet")
+    customers[customers["first_seen_at"] < cutoff].to_parquet(data / "customers.parquet")
     argv = [sys.executable, "-m", "orchestration.cli", "run", "--source", "files",
             "--events", str(data / "events.parquet"), "--products",
             str(data / "products.parquet"), "--customers", str(data / "customers.parquet")]
@@ -122,6 +125,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--holdout-days", type=int, default=14)
     parser.add_argument("--tuning-seconds", type=float, default=None)
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep the trained home here, and reuse it when it is there")
     args = parser.parse_args()
     os.environ.update(TELEMETRY_OFF)
     store = generate_store(replace(SyntheticParams.preset(args.size), seed=args.seed))
@@ -129,8 +134,9 @@ def main() -> int:
     cutoff = events["occurred_at"].max().normalize() - pd.Timedelta(days=args.holdout_days - 1)
     after = events[events["occurred_at"] >= cutoff]
     with tempfile.TemporaryDirectory(prefix="tailor-sq-") as scratch:
-        home = Path(scratch) / "home"
-        train(store, cutoff, home, args.tuning_seconds)
+        home = (args.work or Path(scratch)) / "home"
+        if not (home / "bentoml").exists():
+            train(store, cutoff, home, args.tuning_seconds)
         tag, folder = promoted(home)
         engine = engine_for(folder, tag, ServingSettings(cache_size=0))
         state = engine.state
@@ -205,7 +211,7 @@ def write_report(path: Path, r: dict) -> None:
         f"(from {r['cutoff']}) held back as live traffic; model `{r['model']}` trained by "
         f"`tailor run --source files` on the days before. {datetime.now(UTC):%Y-%m-%d %H:%M}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}.",
-        "Reproduce: `.venv/bin/python docs/benchmarks/session_quality_benchmark.py`.",
+        "Reproduce: `.venv/bin/python docs/benchmarks/session_quality_benchmark.py` (`--work DIR` keeps the trained home).",
         "",
         f"Judged sessions: {r['sessions']:,} (at least {FIRST + 1} interactions, a cart or "
         f"purchase after the {FIRST}rd); {r['known_sessions']:,} of them of customers the model "

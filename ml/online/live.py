@@ -110,11 +110,11 @@ class UserTables:
         for name in cls.CSR:
             parts = [getattr(r, name) for r in rows]
             indptr = np.zeros(len(parts) + 1, np.int64)
-            np.cumsum([len(i) for i, _ in parts], out=indptr[1:])
-            csr[name] = (indptr, np.concatenate([i for i, _ in parts]).astype(np.int64),
-                         np.concatenate([v for _, v in parts]).astype(np.float32))
+            indptr[1:] = np.cumsum([len(i) for i, _ in parts])
+            csr[name] = (indptr, np.concatenate([i for i, _ in parts]).astype(np.int64, copy=False),
+                         np.concatenate([v for _, v in parts]).astype(np.float32, copy=False))
         dense = {name: np.array([getattr(r, name) for r in rows]) for name in cls.DENSE}
-        dense["factor"] = dense["factor"].astype(np.float32)
+        dense["factor"] = dense["factor"].astype(np.float32, copy=False)
         return cls(csr, dense)
 
     def rows(self, user: int) -> UserRows:
@@ -178,9 +178,10 @@ class LiveRows:
         with threadpool_limits(1, "blas"):  # one small system per visitor: no BLAS threads
             model = implicit.cpu.als.AlternatingLeastSquares(
                 factors=index.item_factors.shape[1], regularization=als.regularization,
-                alpha=als.alpha, num_threads=1)
+                alpha=1.0, num_threads=1)  # the rows come scaled by alpha (`_fold_in`)
         model.item_factors = np.ascontiguousarray(index.item_factors, dtype=np.float32)
         self._als = model
+        self._alpha = np.float32(als.alpha)
 
     def empty(self) -> UserRows:
         """The rows of someone the model has never seen (dbt's row for a user with no events)."""
@@ -270,7 +271,9 @@ class LiveRows:
         return stats.astype(np.float32), float(avg_price), float(priced)
 
     def _fold_in(self, history: Row) -> np.ndarray:
-        row = sp.csr_matrix((history[1], history[0], [0, len(history[0])]),
+        """The ALS factor for this history, as implicit solves it for a user (its
+        `recalculate_user`; the confidences scaled by alpha here, as it would scale them)."""
+        row = sp.csr_matrix((history[1] * self._alpha, history[0], [0, len(history[0])]),
                             shape=(1, self.n_items), dtype=np.float32)
         return np.asarray(self._als.recalculate_user(0, row), dtype=np.float32)
 
