@@ -22,8 +22,8 @@ is not kept) starts again from 0; the average price combines with the count of p
 (`u_priced_purchases`; a bundle from before it was kept: the live purchases' prices alone); a
 profile keeps its latest RECENT_LIMIT (50) interactions, so a visitor with more since T counts
 those; an event dated before T is taken to be in the model (the warehouse had it when it
-trained). tests/serving/test_live_parity.py checks the composed features against dbt's on a warehouse
-holding the same events.
+trained). tests/ml/test_live.py checks the composed rows, candidates and features against dbt's
+on a warehouse holding the same events.
 """
 
 from __future__ import annotations

@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from tests.builders import feature_store, interactions, products, small_store, split_features
 
-from ml.candidates import AlsParams, CandidateParams, fit_index
+from ml.candidates import AlsParams, CandidateParams
 from ml.data import Catalog, EventLog
 from ml.evaluation.protocols import serve_split
 from ml.neighbors import recent_profile
@@ -25,6 +24,7 @@ from ml.ranking.hybrid import Recommender
 from ml.ranking.training import RankerParams, TrainingParams, train
 from ml.sources.contract import check_live_event, live_time_text
 from serving.stream.profiles import rules_for
+from tests.builders import feature_store, interactions, products, small_store, split_features
 
 HALF_LIFE_DAYS = 30.0  # the builders' default, and a card's without a data window
 
@@ -73,9 +73,11 @@ def world():
     assert all(e is not None for e in events)
 
     # the warehouse: the store's events and the live ones
-    live_frame = pd.DataFrame([{**e, "occurred_at": pd.Timestamp(e["occurred_at"]).tz_localize(None)}
-                               for e in events])[["event_id", "user_id", "item_id", "event_type",
-                                                  "occurred_at", "session_id", "quantity", "price"]]
+    columns = ["event_id", "user_id", "item_id", "event_type", "occurred_at", "session_id",
+               "quantity", "price"]
+    live_frame = pd.DataFrame(
+        [{**e, "occurred_at": pd.Timestamp(e["occurred_at"]).tz_localize(None)} for e in events]
+    )[columns]
     both = pd.concat([store.events, live_frame.astype({"quantity": "Int64", "price": "float64"})],
                      ignore_index=True)
     log_after = EventLog.from_interactions(interactions(both), catalog)

@@ -41,3 +41,14 @@ def server(trained, tmp_path_factory):
     })
     yield running
     stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A redis-server of the module's own (tests/conftest.py's is per test)."""
+    from tests.conftest import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+

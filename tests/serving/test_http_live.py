@@ -11,10 +11,9 @@ import sys
 import time
 
 import pytest
-from serving_support import VERSION_1, promote, start_server, stop_server
+from serving_support import serve_with_stream, stop_server
 
 from serving.stream.redis_stream import RedisEventStream, connect
-from tests.conftest import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -22,22 +21,10 @@ LATER = "2026-11-30T12:00:{:02d}Z"  # after the trained bundle's cutoff
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def live(trained, tmp_path_factory, redis_server):
-    home = tmp_path_factory.mktemp("home")
-    promote(home / "bentoml", trained.folder, VERSION_1)
-    running = start_server(home, {"TAILOR_SERVING_RELOAD_CHECK_INTERVAL_S": "0",
-                                  "TAILOR_SERVING_WORKERS": "1",
-                                  "TAILOR_SERVING_CACHE_SIZE": "1000",
-                                  "TAILOR_SERVING_CACHE_TTL_S": "600",
-                                  "TAILOR_SERVING_EXCLUDE_PURCHASED": "true",
-                                  "TAILOR_REDIS_URL": redis_server.url})
+    running = serve_with_stream(trained, tmp_path_factory, redis_server,
+                                TAILOR_SERVING_CACHE_SIZE="1000", TAILOR_SERVING_CACHE_TTL_S="600",
+                                TAILOR_SERVING_EXCLUDE_PURCHASED="true")
     yield running
     stop_server(running)
 
