@@ -44,8 +44,9 @@ def server(trained, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """A redis-server of the module's own (tests/conftest.py's is per test)."""
+def stream_redis(tmp_path_factory):
+    """A redis-server shared by a module's tests (tests/conftest.py's `redis_server` is one per
+    test)."""
     from tests.conftest import RedisServer
 
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()

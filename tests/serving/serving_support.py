@@ -131,13 +131,14 @@ def start_server(home: Path, env: dict[str, str], timeout: float = 90,
     return Server(url, home, process, log)
 
 
-def serve_with_stream(trained, tmp_path_factory, redis_server, **env: str) -> Server:
-    """`bentoml serve` on version 1 with the event stream of `redis_server`, one worker."""
+def serve_with_stream(trained, tmp_path_factory, redis, **env: str) -> Server:
+    """`bentoml serve` on version 1 with the event stream of `redis` (a RedisServer), one
+    worker."""
     home = tmp_path_factory.mktemp("home")
     promote(home / "bentoml", trained.folder, VERSION_1)
     return start_server(home, {"TAILOR_SERVING_RELOAD_CHECK_INTERVAL_S": "0",
                                "TAILOR_SERVING_WORKERS": "1",
-                               "TAILOR_REDIS_URL": redis_server.url, **env})
+                               "TAILOR_REDIS_URL": redis.url, **env})
 
 
 def stop_server(server: Server) -> None:

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def live(trained, tmp_path_factory, redis_server):
-    running = serve_with_stream(trained, tmp_path_factory, redis_server)
+def live(trained, tmp_path_factory, stream_redis):
+    running = serve_with_stream(trained, tmp_path_factory, stream_redis)
     yield running
     stop_server(running)
 
@@ -40,7 +40,7 @@ def event(event_id, user, item, kind="view", **fields):
 
 
 def test_valid_events_are_durable_when_the_answer_comes_and_bad_ones_are_named(
-        live, redis_server, known):
+        live, stream_redis, known):
     customer, items = known
     body = {"events": [event("h1", customer, items[0]),
                        event("h2", customer, items[1], "explode"),
@@ -57,7 +57,7 @@ def test_valid_events_are_durable_when_the_answer_comes_and_bad_ones_are_named(
         (1, "h2", "event_type", "unknown_event_type"), (4, "h5", "price", "invalid_number"),
         (5, None, "event", "invalid_event")]
     assert answer["unknown_item_ids"] == ["brand-new-item"]
-    stream = RedisEventStream(connect(redis_server.url))
+    stream = RedisEventStream(connect(stream_redis.url))
     entries = stream.read("warehouse", "test", 10, 100)
     assert [e.event["event_id"] for e in entries] == ["h1", "h3", "h4"]
     assert [e.event["known_item"] for e in entries] == [True, False, True]
@@ -73,10 +73,10 @@ def test_a_body_without_a_usable_events_list_is_a_400_naming_the_field(live, bod
     assert [field] in [d["loc"] for d in response.json()["detail"]]
 
 
-def test_a_stream_worker_applies_what_the_service_accepted_once(live, redis_server, known,
+def test_a_stream_worker_applies_what_the_service_accepted_once(live, stream_redis, known,
                                                                 tmp_path):
     customer, items = known
-    store = ProfileStore(connect(redis_server.url))
+    store = ProfileStore(connect(stream_redis.url))
     rules = rules_for(None, {})
     body = {"events": [event(f"w{n}", customer, items[n % 3], "purchase" if n == 5 else "view")
                        for n in range(6)]}
@@ -85,13 +85,13 @@ def test_a_stream_worker_applies_what_the_service_accepted_once(live, redis_serv
     before = store.current(rules, customer)  # no worker ran yet: the inbox answers
     assert before.counts["purchase"] == 1 and before.events >= 6
     env = {**os.environ, "TAILOR_HOME": str(tmp_path / "home"), "TAILOR_REDIS_URL":
-           redis_server.url}
+           stream_redis.url}
     worker = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "stream-worker",
                                "--consumer", "cli-1"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        stream = RedisEventStream(connect(redis_server.url))
+        stream = RedisEventStream(connect(stream_redis.url))
         while (group := {g.name: g for g in stream.stats().groups}["profiles"]).lag or \
                 group.pending:
             assert time.monotonic() < deadline and worker.poll() is None
@@ -105,15 +105,15 @@ def test_a_stream_worker_applies_what_the_service_accepted_once(live, redis_serv
     assert "repeated 6" in output  # the retried batch was applied once
 
 
-def test_events_answer_503_while_redis_is_down_and_work_again_after(live, redis_server, known):
+def test_events_answer_503_while_redis_is_down_and_work_again_after(live, stream_redis, known):
     customer, items = known
-    redis_server.kill()
+    stream_redis.kill()
     try:
         response = live.post("events", {"events": [event("d1", customer, items[0])]})
         assert response.status_code == 503, response.text
         assert response.json()["detail"][0]["loc"] == ["events"]
     finally:
-        redis_server.start()
+        stream_redis.start()
     response = live.post("events", {"events": [event("d1", customer, items[0])]})
     assert response.status_code == 200 and response.json()["accepted"] == ["d1"]
 

@@ -21,8 +21,8 @@ LATER = "2026-11-30T12:00:{:02d}Z"  # after the trained bundle's cutoff
 
 
 @pytest.fixture(scope="module")
-def live(trained, tmp_path_factory, redis_server):
-    running = serve_with_stream(trained, tmp_path_factory, redis_server,
+def live(trained, tmp_path_factory, stream_redis):
+    running = serve_with_stream(trained, tmp_path_factory, stream_redis,
                                 TAILOR_SERVING_CACHE_SIZE="1000", TAILOR_SERVING_CACHE_TTL_S="600",
                                 TAILOR_SERVING_EXCLUDE_PURCHASED="true")
     yield running
@@ -66,7 +66,7 @@ def test_a_purchase_leaves_the_next_answer_at_once_and_the_cache_never_hides_it(
 
 
 def test_the_latest_view_leads_the_homepage_with_or_without_a_worker(live, customer, trained,
-                                                                      redis_server, tmp_path):
+                                                                      stream_redis, tmp_path):
     items = trained.bundle.model.index.catalog.item_ids.tolist()
     for n, item in enumerate(items[20:23]):
         post_events(live, event(f"v{n}", item, second=10 + n, user_id=customer))
@@ -75,12 +75,12 @@ def test_the_latest_view_leads_the_homepage_with_or_without_a_worker(live, custo
     # a worker moves the events from the inbox into the profile: answers do not change
     before = live.post("homepage", {"user_id": customer}).json()
     env = {**os.environ, "TAILOR_HOME": str(tmp_path / "home"), "TAILOR_REDIS_URL":
-           redis_server.url}
+           stream_redis.url}
     worker = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "stream-worker",
                                "--consumer", "live-1"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
-        stream, deadline = RedisEventStream(connect(redis_server.url)), time.monotonic() + 60
+        stream, deadline = RedisEventStream(connect(stream_redis.url)), time.monotonic() + 60
         while (group := {g.name: g for g in stream.stats().groups}["profiles"]).lag or \
                 group.pending:
             assert time.monotonic() < deadline and worker.poll() is None
@@ -116,14 +116,14 @@ def test_a_request_names_someone(live):
     assert "user_id or anonymous_id" in response.text
 
 
-def test_without_redis_answers_come_from_the_model_alone(live, redis_server, customer):
-    redis_server.kill()
+def test_without_redis_answers_come_from_the_model_alone(live, stream_redis, customer):
+    stream_redis.kill()
     try:
         answer = recommend(live, user_id=customer, k=4)
         assert answer["personalized"]
         anonymous = recommend(live, anonymous_id="visitor-live-2")
         assert not anonymous["personalized"]
     finally:
-        redis_server.start()
+        stream_redis.start()
     metrics = live.get("metrics").text
     assert 'tailor_profile_reads_total{outcome="failed"}' in metrics
