@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,27 @@ def serve_with_stream(trained, tmp_path_factory, redis, **env: str) -> Server:
     return start_server(home, {"TAILOR_SERVING_RELOAD_CHECK_INTERVAL_S": "0",
                                "TAILOR_SERVING_WORKERS": "1",
                                "TAILOR_REDIS_URL": redis.url, **env})
+
+
+def run_worker_until_applied(redis_url: str, home: Path, consumer: str) -> tuple[int, str]:
+    """`tailor stream-worker` until the profiles group has nothing left to apply, then stopped:
+    (its exit status, its output)."""
+    from serving.stream.redis_stream import RedisEventStream, connect
+
+    env = {**os.environ, "TAILOR_HOME": str(home), "TAILOR_REDIS_URL": redis_url}
+    worker = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "stream-worker",
+                               "--consumer", consumer], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        stream, deadline = RedisEventStream(connect(redis_url)), time.monotonic() + 60
+        while (group := {g.name: g for g in stream.stats().groups}["profiles"]).lag or \
+                group.pending:
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    return worker.returncode, output
 
 
 def stop_server(server: Server) -> None:

@@ -5,14 +5,11 @@ validation per event, durability before the 2xx, unknown items kept and marked, 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
-from serving_support import serve_with_stream, stop_server
+from serving_support import run_worker_until_applied, serve_with_stream, stop_server
 
 from serving.stream.profiles import ProfileStore, event_weights, rules_for
 from serving.stream.redis_stream import RedisEventStream, connect
@@ -84,22 +81,8 @@ def test_a_stream_worker_applies_what_the_service_accepted_once(live, stream_red
     assert live.post("events", body).status_code == 200  # a retry: the same ids again
     before = store.current(rules, customer)  # no worker ran yet: the inbox answers
     assert before.counts["purchase"] == 1 and before.events >= 6
-    env = {**os.environ, "TAILOR_HOME": str(tmp_path / "home"), "TAILOR_REDIS_URL":
-           stream_redis.url}
-    worker = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "stream-worker",
-                               "--consumer", "cli-1"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        stream = RedisEventStream(connect(stream_redis.url))
-        while (group := {g.name: g for g in stream.stats().groups}["profiles"]).lag or \
-                group.pending:
-            assert time.monotonic() < deadline and worker.poll() is None
-            time.sleep(0.1)
-    finally:
-        worker.terminate()
-        output, _ = worker.communicate(timeout=30)
-    assert worker.returncode == 0, output
+    status, output = run_worker_until_applied(stream_redis.url, tmp_path / "home", "cli-1")
+    assert status == 0, output
     after = store.current(rules, customer)
     assert after.counts == before.counts and after.events == before.events
     assert "repeated 6" in output  # the retried batch was applied once

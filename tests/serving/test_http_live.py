@@ -5,15 +5,8 @@ service keeps answering from the model alone while Redis is away."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
-from serving_support import serve_with_stream, stop_server
-
-from serving.stream.redis_stream import RedisEventStream, connect
+from serving_support import run_worker_until_applied, serve_with_stream, stop_server
 
 pytestmark = pytest.mark.integration
 
@@ -74,20 +67,8 @@ def test_the_latest_view_leads_the_homepage_with_or_without_a_worker(live, custo
         assert f"because_you_viewed_{item}" in [c["id"] for c in carousels]
     # a worker moves the events from the inbox into the profile: answers do not change
     before = live.post("homepage", {"user_id": customer}).json()
-    env = {**os.environ, "TAILOR_HOME": str(tmp_path / "home"), "TAILOR_REDIS_URL":
-           stream_redis.url}
-    worker = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "stream-worker",
-                               "--consumer", "live-1"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    try:
-        stream, deadline = RedisEventStream(connect(stream_redis.url)), time.monotonic() + 60
-        while (group := {g.name: g for g in stream.stats().groups}["profiles"]).lag or \
-                group.pending:
-            assert time.monotonic() < deadline and worker.poll() is None
-            time.sleep(0.1)
-    finally:
-        worker.terminate()
-        worker.communicate(timeout=30)
+    status, output = run_worker_until_applied(stream_redis.url, tmp_path / "home", "live-1")
+    assert status == 0, output
     after = live.post("homepage", {"user_id": customer}).json()
     assert after["carousels"] == before["carousels"] and after["cached"]
 
