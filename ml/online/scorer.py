@@ -124,9 +124,7 @@ class OnlineScorer:
         self.booster = model.booster
         self.source = model.source  # None for the hybrid
         self.per_source = index.params.per_source
-        self.history = _Csr.of(index.history)
         self.purchase_counts = _Csr.of(index.purchase_counts)
-        self.last_seen_days = _Csr.of(index.last_seen_days)
         self.neighbors = {name: _Csr.of(getattr(index, f"{name}_neighbors"))
                           for name in _NEIGHBOR_NAMES}
         # Every user's rows, as the compiled pass reads them (a batch with live rows: its own).

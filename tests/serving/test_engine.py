@@ -197,7 +197,7 @@ def test_reasons_name_the_history_item_behind_content_and_copurchase(loose):
     state = loose.state
     seen = Counter()
     for user in users(loose)[:80]:
-        history = set(state.item_ids[state.scorer.history.row(state.user(user))[0]].tolist())
+        history = set(state.item_ids[state.scorer.users.rows(state.user(user)).history[0]].tolist())
         for item in recommend(loose, user):
             if item.source in ("content", "copurchase"):
                 anchor = item.reason.rsplit(" ", 1)[-1]
@@ -252,8 +252,8 @@ def test_homepage_has_three_carousels_without_repeats(loose):
     user = users(loose)[2]
     answer = loose.homepage(HomepageRequest(user_id=user, k=6), "rid")
     index = state.user(user)
-    recent_items, _ = state.scorer.history.row(index)
-    days = {i: d for i, d in zip(*state.scorer.last_seen_days.row(index), strict=True)}
+    recent_items, _ = state.scorer.users.rows(index).history
+    days = {i: d for i, d in zip(*state.scorer.users.rows(index).last_seen, strict=True)}
     recent = state.item_ids[min(recent_items.tolist(), key=lambda i: (days[i], i))]
     favourite = state.categories[state.bundle.model.index.user_segment[index]]
     assert [c.id for c in answer.carousels] == [
