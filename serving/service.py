@@ -24,6 +24,8 @@ an answer's log line counts from the start of its batch.
 Model updates: every worker checks `tailor:latest` every `reload_check_interval_s` (and on POST
 /reload); a newer model is loaded beside the serving one and then swapped in by one reference
 assignment, so requests in flight finish on the model they started with and none is dropped.
+Workers share one port, so one worker's /readyz says nothing of the others: a request that reaches
+a worker still loading its first model waits up to STARTUP_WAIT_S for it before answering 503.
 
 `Engine` (serving/engine.py) holds all the logic and no BentoML: the CLI, tests and benchmarks
 drive it directly.
@@ -71,6 +73,7 @@ from serving.stream.local_redis import URL_ENV
 
 REQUEST_ID_HEADER = "x-request-id"
 STREAM_STATS_INTERVAL_S = 5.0
+STARTUP_WAIT_S = 5.0  # below the traffic timeout (10 s): a slow start is a slow answer, not a 503
 LOOPBACK = frozenset({"127.0.0.1", "::1"})  # client addresses as uvicorn reports them
 
 
@@ -174,6 +177,8 @@ class Recommender:
 
     async def _answer(self, endpoint: str, request, ctx: bentoml.Context):
         request_id = _request_id(request.request_id, ctx)
+        if self.engine.state is None:
+            await self._first_model()
         try:
             answer = await self._batchers[endpoint].submit((request, request_id))
         except LookupError404 as error:
@@ -182,6 +187,13 @@ class Recommender:
             return _error(ctx, 503, request_id, "model", str(error), "not_ready")
         ctx.response.headers["X-Request-ID"] = request_id
         return answer
+
+    async def _first_model(self) -> None:
+        """Until this worker's first model is in (or its load failed), at most STARTUP_WAIT_S."""
+        deadline = asyncio.get_running_loop().time() + STARTUP_WAIT_S
+        while (self.engine.state is None and self.engine.load_error is None
+               and asyncio.get_running_loop().time() < deadline):
+            await asyncio.sleep(0.05)
 
     @bentoml.api(input_spec=RecommendRequest)
     async def recommend(self, ctx: bentoml.Context, **fields) -> ItemsResponse:

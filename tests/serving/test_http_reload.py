@@ -100,8 +100,9 @@ def test_every_worker_picks_up_a_promoted_model_by_itself(trained, tmp_path):
         deadline = time.monotonic() + 30
         streak = 0
         while streak < 40 and time.monotonic() < deadline:
-            answer = server.post("recommend", {"user_id": user}).json()
-            streak = streak + 1 if answer["model_version"] == VERSION_2 else 0
+            response = server.post("recommend", {"user_id": user})
+            assert response.status_code == 200, response.text  # no request fails while swapping
+            streak = streak + 1 if response.json()["model_version"] == VERSION_2 else 0
         assert streak == 40  # 40 answers in a row (both workers) from the new model
     finally:
         stop_server(server)
