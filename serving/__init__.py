@@ -62,13 +62,21 @@ def serve_command(home, host: str = "127.0.0.1", port: int = 3000,
     return argv, env
 
 
+def promoted_bundle(home) -> Path | None:
+    """The folder of the model `tailor:latest` names in this home's BentoML store (what the
+    service loads), or None before the first promotion. Read from the store's files, so that
+    this process's BentoML stays unbound."""
+    store = bentoml_home(home) / "models" / MODEL_NAME
+    latest = store / "latest"
+    return store / latest.read_text().strip() if latest.exists() else None
+
+
 def serve(home, host: str = "127.0.0.1", port: int = 3000) -> int:
     """Run the Recommender on the promoted model of `home` until it exits or this process is
     asked to stop (SIGTERM, SIGINT, SIGHUP); the exit code (see `serving.process.supervise`)."""
-    store = bentoml_home(home) / "models" / MODEL_NAME
-    if not (store / "latest").exists():
-        print(f"error: no promoted model in {store}; run `tailor demo` or `tailor run` first",
-              file=sys.stderr)
+    if promoted_bundle(home) is None:
+        print(f"error: no promoted model in {bentoml_home(home) / 'models' / MODEL_NAME}; run "
+              "`tailor demo` or `tailor run` first", file=sys.stderr)
         return 1
     from serving.process import supervise
     from serving.stream.local_redis import URL_ENV, redis_for

@@ -56,7 +56,20 @@ def add_parsers(commands) -> None:
 
 
 def _demo(args: argparse.Namespace, home: TailorHome) -> int:
-    return _run(demo_as_run(args), home)
+    code = _run(demo_as_run(args), home)
+    if code != 0:
+        return code
+    from orchestration.cli.live_demo import format_live_demo, run_live_demo
+
+    print(file=sys.stderr)
+    print("tailor: events in real time through the service", file=sys.stderr)
+    try:
+        print(format_live_demo(run_live_demo(home)))
+    except Exception as error:  # the pipeline's summary stands; say what failed here
+        print(f"Real time: FAILED ({type(error).__name__}: {error}); logs in "
+              f"{home.root / 'logs'}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def demo_as_run(args: argparse.Namespace) -> argparse.Namespace:
