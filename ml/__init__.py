@@ -17,4 +17,5 @@
     bundle.py, consent.py  the serving bundle's files; the consent snapshot it carries
     kernels.py, online.py  compiled steps training and serving share; per-request scoring
     monitoring.py          Evidently drift reports against the model's own reference
+    experiments/           the statistics of A/B tests (scipy/statsmodels), power, the verdict
 """
