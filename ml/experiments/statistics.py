@@ -131,11 +131,6 @@ class Covariate:
         y, x = np.asarray(values, np.float64), np.asarray(before, np.float64)
         return cls(Mean.of(y), Mean.of(x), float((x * y).sum()))
 
-    @property
-    def covariance(self) -> float:
-        n = self.y.n
-        return (self.products - self.y.total * self.x.total / n) / (n - 1) if n > 1 else math.nan
-
 
 # -- results ---------------------------------------------------------------------------------------
 
@@ -159,10 +154,6 @@ class Comparison:
     @property
     def significant(self) -> bool:
         return bool(self.p_value < self.alpha)
-
-    def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__} | {
-            "significant": self.significant}
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def run_live_demo(home: TailorHome) -> LiveDemo | None:
     """The demo above on this home's promoted model; None when there is none."""
     from ml.bundle import load_bundle
     from ml.consent import load_consent
+    from ml.schema import GUEST_PREFIX
     from serving import promoted_bundle
     from serving.stream.local_redis import redis_for
     from serving.stream.profiles import PROFILE
@@ -86,10 +87,10 @@ def run_live_demo(home: TailorHome) -> LiveDemo | None:
         client = connect(url)
         # a customer with a history who allows personalization and has no online profile yet
         customer = next(u for u in index.user_ids.tolist()
-                        if not u.startswith("guest-") and index.has_history(index.user_index[u])
+                        if not u.startswith(GUEST_PREFIX) and index.has_history(index.user_index[u])
                         and consent.allows(u) and not client.exists(f"{PROFILE}user:{u}"))
         visitor = f"demo-visitor-{uuid.uuid4().hex[:12]}"
-        runs, posted, accepted, rejected = [], [], 0, []
+        runs, posted, rejected = [], [], []
         for who, ids in ((f"customer {customer}", {"user_id": customer}),
                          (f"anonymous visitor {visitor}", {"anonymous_id": visitor})):
             before = _recommend(http, ids)
@@ -99,12 +100,11 @@ def run_live_demo(home: TailorHome) -> LiveDemo | None:
             if not runs:  # one bad event beside the good ones: rejected alone, with its reason
                 events.append({**_view(ids, items[0]), "event_type": "teleport"})
             body = _post(http, "/events", {"events": events})
-            accepted += len(body["accepted"])
             rejected += body["rejected"]
             posted += body["accepted"]
             runs.append(VisitorRun(who, category, before, _recommend(http, ids)))
         applied = _apply(home, url, client, posted)
-    return LiveDemo(runs[0], runs[1], accepted, rejected, applied,
+    return LiveDemo(runs[0], runs[1], len(posted), rejected, applied,
                     time.monotonic() - started)
 
 
@@ -178,18 +178,21 @@ def _unshown_category(index, shown: set[str]) -> tuple[str, list[str]]:
 
 
 def _view(ids: dict, item: str) -> dict:
+    from ml.sources.contract import live_time_text
+
     session = f"demo-{next(iter(ids.values()))}"
     return {"event_id": f"demo-{uuid.uuid4()}", **ids, "session_id": session, "item_id": item,
             "event_type": "view", "placement": "product_page",
-            "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+            "occurred_at": live_time_text(datetime.now(UTC))}
 
 
 def _apply(home: TailorHome, url: str, client, event_ids: list[str]) -> int:
     """`tailor stream-worker` until every event of `event_ids` is applied (or APPLY_TIMEOUT_S),
     then stopped: how many are."""
+    from serving.stream.local_redis import URL_ENV
     from serving.stream.profiles import APPLIED
 
-    env = {**os.environ, "TAILOR_HOME": str(home.root), "TAILOR_REDIS_URL": url}
+    env = {**os.environ, "TAILOR_HOME": str(home.root), URL_ENV: url}
     log = home.root / "logs" / "demo_stream_worker.log"
     with log.open("w") as out:
         worker = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "stream-worker",
