@@ -87,6 +87,27 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     "not_a_product",  # a fee, postage or adjustment line (Online Retail): nothing to recommend
 )
 
+# raw.exposures: one row per answer the service gave in an experiment (serving/stream/exposures.py),
+# drained from the event stream beside the events. `user_id` as in raw.events (a guest's:
+# GUEST_PREFIX + anonymous_id); `unit` is the randomization unit; `item_ids` the answer's items as
+# a JSON list.
+EXPOSURE_COLUMNS: dict[str, str] = {
+    "event_id": "string",
+    "experiment": "string",
+    "variant": "string",
+    "unit": "string",
+    "user_id": "string",
+    "anonymous_id": "string",
+    "placement": "string",
+    "endpoint": "string",
+    "request_id": "string",
+    "occurred_at": "datetime64[us]",
+    "model_version": "string",
+    "personalized": "boolean",
+    "excluded": "string",
+    "item_ids": "string",
+}
+
 RAW_TABLES: dict[str, dict[str, str]] = {
     "events": EVENT_COLUMNS,
     "products": PRODUCT_COLUMNS,

@@ -15,11 +15,13 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from ml.consent import load_consent, refusal
+from ml.consent import NO_CONSENT, load_consent, refusal
+from ml.experiments.design import Running, read_published, unit_of
 from ml.online.live import LiveEvents, UserRows
 from ml.online.profile import Profile
 from ml.online.scorer import CandidateBatch, Ranked
@@ -38,6 +40,7 @@ from serving.schemas import (
     SimilarItemsRequest,
 )
 from serving.state import Candidates, ModelState
+from serving.stream.exposures import exposure_record
 
 
 def engine_for(folder: Path, tag: str, settings: ServingSettings) -> Engine:
@@ -61,6 +64,7 @@ class LookupError404(Exception):
 
 
 LIVE_ROWS_KEPT = 10_000  # visitors whose composed live rows are kept (a few KB each)
+CONTROL = "experiment_control"  # the fallback reason of an experiment's non-personalized arm
 
 # -- the logic -------------------------------------------------------------------------------------
 
@@ -79,6 +83,21 @@ class Visitor:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """A request's place in the experiment running on its placement (ml/experiments/design.py)."""
+
+    experiment: str
+    variant: str | None  # None: left out of the experiment (`excluded` says why)
+    unit: str  # the randomization unit (ml.experiments.design.unit_of)
+    serves: str  # personalized | trending
+    excluded: str | None  # no_consent: such visitors get what they always get, and no arm
+
+    @property
+    def key(self) -> tuple:
+        return (self.experiment, self.variant)
+
+
+@dataclass(frozen=True)
 class RecommendWork:
     """A batch of recommend requests between `Engine.prepare_recommend` and
     `Engine.complete_recommend`: `score()`, the ranker's pass over the candidates of `users`, is
@@ -90,6 +109,7 @@ class RecommendWork:
     keys: list
     cached: list
     who: dict  # request position -> (its Visitor, its position in `users` or None)
+    assignments: list  # per request: its Assignment, or None outside experiments
     users: list  # the users whose answers need the ranker, none when every answer is cached
     live: list  # per entry of `users`: its live rows, or None
     exclude_purchased: bool
@@ -120,6 +140,13 @@ class Engine:
         # A visitor's live rows per profile stamp: the pages of one visit (homepage, recommend
         # on several placements, cross_sell) rank from the same rows until the next event.
         self._live_rows: OrderedDict[tuple, UserRows] = OrderedDict()
+        # The running experiments (settings.experiments_path, re-read when it changes), and
+        # where their exposures go: a callable taking one record (serving/stream/exposures.py
+        # ExposureLog.put), None to log none (CLI, tests of answers alone).
+        self.experiments = Running()
+        self._experiments_mtime: float | None = None
+        self.exposures = None
+        self.refresh_experiments()
 
     # -- model lifecycle -------------------------------------------------------------------------
 
@@ -183,6 +210,20 @@ class Engine:
             self._swap(replace(state, consent=consent))
             return True
 
+    def refresh_experiments(self) -> bool:
+        """Re-read the published experiments (the `experiment_registry` asset writes them) when
+        the file changed; the cache is cleared with them, as answers carry their variant."""
+        path = self.settings.experiments_path
+        mtime = path.stat().st_mtime if path is not None and path.exists() else None
+        if mtime == self._experiments_mtime:
+            return False
+        self.experiments = read_published(path) if mtime is not None else Running()
+        self._experiments_mtime = mtime
+        self.cache.clear()
+        log_event("experiments_loaded", version=self.experiments.version,
+                  running=self.experiments.names(datetime.utcnow()))
+        return True
+
     def _current(self) -> ModelState:
         state = self.state
         if state is None:
@@ -210,18 +251,37 @@ class Engine:
             self._counter("profile_reads", outcome="none" if profile is None else "found").inc()
         return found
 
+    def _assign(self, state: ModelState, placement: str, user_id: str | None,
+                anonymous_id: str | None, profile: Profile | None) -> Assignment | None:
+        """The visitor's arm in the experiment running on `placement` (one hash), or None."""
+        if not self.experiments:
+            return None
+        assigner = self.experiments.at(placement, datetime.utcnow())
+        if assigner is None:
+            return None
+        stitched = profile.stitched if profile is not None else ()
+        unit = unit_of(user_id, anonymous_id, stitched)
+        customer = _customer(user_id, profile)
+        name = assigner.experiment.name
+        if not state.consent.allows(customer or anonymous_id):
+            return Assignment(name, None, unit, "personalized", NO_CONSENT)
+        variant = assigner.arm(unit)
+        return Assignment(name, variant, unit, assigner.serves[variant], None)
+
     def _visitor(self, state: ModelState, user_id: str | None, anonymous_id: str | None,
-                 profile: Profile | None) -> Visitor:
+                 profile: Profile | None, assignment: Assignment | None = None) -> Visitor:
         """Whom to answer for, and whether personally (ml.consent.refusal: the one decision). A
         customer the model knows with a history, or anyone with live events the model has not
-        seen, gets a personal answer, from the model's rows plus those events."""
-        if user_id is None and profile is not None and profile.key.startswith("user:"):
-            user_id = profile.key[5:]  # an anonymous visitor stitched to this customer
+        seen, gets a personal answer, from the model's rows plus those events; an experiment's
+        trending arm gets what an unknown visitor gets, through the same code."""
+        user_id = _customer(user_id, profile)
         events = state.live_events(profile)
         user = state.bundle.model.index.user_index.get(user_id, -1) if user_id else -1
         known = user_id is not None and state.user(user_id) is not None
         refused = refusal(state.consent, user_id or anonymous_id,
                           known=known or events is not None)
+        if refused != NO_CONSENT and assignment is not None and assignment.serves == "trending":
+            return Visitor(user, None, CONTROL)
         if refused is not None:
             return Visitor(user, None, refused)
         if events is None:
@@ -357,22 +417,29 @@ class Engine:
         started = time.perf_counter()
         state = self._current()
         profiles = self._profiles(state, [(r.user_id, r.anonymous_id) for r, _ in requests])
-        keys = [self._recommend_key(state, request, profile)
-                for (request, _), profile in zip(requests, profiles, strict=True)]
+        assignments = [self._assign(state, request.placement, request.user_id,
+                                    request.anonymous_id, profile)
+                       for (request, _), profile in zip(requests, profiles, strict=True)]
+        keys = [self._recommend_key(state, request, profile, assignment)
+                for (request, _), profile, assignment in zip(requests, profiles, assignments,
+                                                             strict=True)]
         cached = [self.cache.get(key) for key in keys]
         who, slots, users, live = {}, {}, [], []
         for i, ((request, _), profile) in enumerate(zip(requests, profiles, strict=True)):
             if cached[i] is not None:
                 continue
-            same = (request.user_id, request.anonymous_id, _stamp(profile))
+            assignment = assignments[i]
+            same = (request.user_id, request.anonymous_id, _stamp(profile),
+                    assignment.key if assignment else None)
             if same not in slots:  # the same visitor twice in a batch: ranked once
-                visitor = self._visitor(state, request.user_id, request.anonymous_id, profile)
+                visitor = self._visitor(state, request.user_id, request.anonymous_id, profile,
+                                        assignment)
                 slots[same] = (visitor, len(users) if visitor.personal else None)
                 if visitor.personal:
                     users.append(visitor.user)
                     live.append(visitor.live)
             who[i] = slots[same]
-        return RecommendWork(requests, started, state, keys, cached, who, users, live,
+        return RecommendWork(requests, started, state, keys, cached, who, assignments, users, live,
                              self.settings.exclude_purchased)
 
     def complete_recommend(self, work: RecommendWork,
@@ -390,16 +457,17 @@ class Engine:
                                          ranked[slot] if slot is not None else None)
                 self.cache.put(key, answer)
             answers.append(self._finish(key, request_id, "recommend", answer, hit, work.started,
-                                        log))
+                                        log, work.assignments[i], request))
         log_answers(log)
         return answers
 
     @staticmethod
-    def _recommend_key(state: ModelState, request: RecommendRequest,
-                       profile: Profile | None) -> tuple:
+    def _recommend_key(state: ModelState, request: RecommendRequest, profile: Profile | None,
+                       assignment: Assignment | None) -> tuple:
         context = request.context
         return (state.version, "recommend", (request.user_id, request.anonymous_id),
-                _stamp(profile), request.placement, request.k,
+                _stamp(profile), assignment.key if assignment else None, request.placement,
+                request.k,
                 tuple(sorted(set(context.viewed_item_ids))),
                 tuple(sorted(set(context.cart_item_ids))),
                 tuple(sorted(set(request.exclude_item_ids))))
@@ -492,15 +560,19 @@ class Engine:
     def homepage(self, request: HomepageRequest, request_id: str) -> HomepageResponse:
         state = self._current()
         profile = self._profiles(state, [(request.user_id, request.anonymous_id)])[0]
+        assignment = self._assign(state, "homepage", request.user_id, request.anonymous_id,
+                                  profile)
         key = (state.version, "homepage", (request.user_id, request.anonymous_id),
-               _stamp(profile), request.k)
+               _stamp(profile), assignment.key if assignment else None, request.k)
         return self._cached(key, request_id, "homepage",
-                            lambda: self._homepage(state, request, profile))
+                            lambda: self._homepage(state, request, profile, assignment),
+                            assignment, request)
 
-    def _homepage(self, state: ModelState, request: HomepageRequest,
-                  profile: Profile | None) -> HomepageResponse:
+    def _homepage(self, state: ModelState, request: HomepageRequest, profile: Profile | None,
+                  assignment: Assignment | None) -> HomepageResponse:
         k = request.k
-        visitor = self._visitor(state, request.user_id, request.anonymous_id, profile)
+        visitor = self._visitor(state, request.user_id, request.anonymous_id, profile,
+                                assignment)
         allowed = self._allowed(state, np.zeros(0, np.int64), visitor)
         carousels = []
 
@@ -581,7 +653,8 @@ class Engine:
 
     # -- cache, metrics and logs -----------------------------------------------------------------
 
-    def _cached(self, key: tuple, request_id: str, endpoint: str, compute):
+    def _cached(self, key: tuple, request_id: str, endpoint: str, compute,
+                assignment: Assignment | None = None, request=None):
         started = time.perf_counter()
         answer = self.cache.get(key)
         hit = answer is not None
@@ -589,16 +662,23 @@ class Engine:
             answer = compute()
             self.cache.put(key, answer)
         log: list[dict] = []
-        answer = self._finish(key, request_id, endpoint, answer, hit, started, log)
+        answer = self._finish(key, request_id, endpoint, answer, hit, started, log, assignment,
+                              request)
         log_answers(log)
         return answer
 
     def _finish(self, key: tuple, request_id: str, endpoint: str, answer, hit: bool,
-                started: float, log: list[dict]):
-        """The answer for this request (its id, whether cached), counted; its log line's fields
-        appended to `log`."""
+                started: float, log: list[dict], assignment: Assignment | None = None,
+                request=None):
+        """The answer for this request (its id, whether cached, its experiment), counted, its
+        exposure logged; its log line's fields appended to `log`."""
         self._counter("cache_hits" if hit else "cache_misses", endpoint=endpoint).inc()
-        answer = answer.model_copy(update={"request_id": request_id, "cached": hit})
+        update = {"request_id": request_id, "cached": hit}
+        if assignment is not None:
+            update["experiment"], update["variant"] = assignment.key
+        answer = answer.model_copy(update=update)
+        if assignment is not None and self.exposures is not None:
+            self._expose(assignment, request, endpoint, request_id, answer)
         if answer.fallback_reason is not None:
             self._counter("fallbacks", endpoint=endpoint, reason=answer.fallback_reason).inc()
         if self.settings.request_logs:
@@ -613,6 +693,18 @@ class Engine:
                         "items": n_items, "unknown_item_ids": len(answer.unknown_item_ids),
                         "ms": round((time.perf_counter() - started) * 1000, 3)})
         return answer
+
+    def _expose(self, assignment: Assignment, request, endpoint: str, request_id: str,
+                answer) -> None:
+        items = (answer.items if isinstance(answer, ItemsResponse)
+                 else [item for carousel in answer.carousels for item in carousel.items])
+        self.exposures(exposure_record(
+            experiment=assignment.experiment, variant=assignment.variant, unit=assignment.unit,
+            user_id=request.user_id, anonymous_id=request.anonymous_id,
+            placement=getattr(request, "placement", "homepage"), endpoint=endpoint,
+            request_id=request_id, model_version=answer.model_version,
+            personalized=answer.personalized, excluded=assignment.excluded,
+            item_ids=[item.item_id for item in items]))
 
     def _counter(self, name: str, **labels: str):
         """The labelled child of a metric, kept: prometheus_client's `labels()` costs
@@ -631,6 +723,14 @@ class Engine:
             hashed = hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()[:16]
             self._user_hashes[user_id] = hashed
         return hashed
+
+
+def _customer(user_id: str | None, profile: Profile | None) -> str | None:
+    """The customer a request is for: its user_id, else the one an anonymous visitor was
+    stitched to (their profile is the customer's)."""
+    if user_id is None and profile is not None and profile.key.startswith("user:"):
+        return profile.key[5:]
+    return user_id
 
 
 def _user_of_key(key: tuple, endpoint: str) -> str | None:

@@ -3,7 +3,7 @@ PROMETHEUS_MULTIPROC_DIR), and a no-op stand-in for the CLI and tests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class _NoMetric:
@@ -26,6 +26,8 @@ class Metrics:
     model: object  # tailor_model_info{model_version, model_tag}: 1 while a worker serves it
     profile_reads: object  # tailor_profile_reads_total{outcome}: found, none, failed
     stream: object | None = None  # StreamGauges, where the service has an event stream
+    # tailor_exposures_total{outcome}: published, dropped (serving/stream/exposures.py)
+    exposures: object = field(default_factory=_NoMetric)
 
     @classmethod
     def disabled(cls) -> Metrics:
@@ -59,6 +61,9 @@ class Metrics:
                                       "(found, none, failed: answered from the model alone)",
                                       ["outcome"]),
                 stream=StreamGauges(Gauge),
+                exposures=Counter("tailor_exposures", "Exposures of experiment answers sent to "
+                                  "the event stream (published) or given up (dropped)",
+                                  ["outcome"]),
             )
         return _METRICS
 

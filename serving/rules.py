@@ -7,7 +7,9 @@ Settings (`ServingSettings`) come from, in increasing priority:
 3. one environment variable per field, `TAILOR_SERVING_<FIELD NAME IN CAPITALS>`, e.g.
    `TAILOR_SERVING_EXCLUDE_PURCHASED=true`, `TAILOR_SERVING_CACHE_TTL_S=30`;
 4. `TAILOR_CONSENT_PATH`: the consent file used when the bundle has no `consent.parquet` (re-read
-   by every worker within `reload_check_interval_s` when it changes).
+   by every worker within `reload_check_interval_s` when it changes);
+5. `TAILOR_EXPERIMENTS_PATH`: the experiments the `experiment_registry` asset published
+   (re-read the same way; `tailor serve` sets it to the home's).
 `TAILOR_SERVING_WORKERS` (BentoML worker processes, default 1) is read by serving/service.py, as
 the `@bentoml.service` decorator needs it at import. `load_settings()` is otherwise the only place
 serving reads the environment. Invalid values stop the service at start-up with a message naming
@@ -47,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 ENV_PREFIX = "TAILOR_SERVING_"
 CONFIG_ENV = "TAILOR_SERVING_CONFIG"
 CONSENT_ENV = "TAILOR_CONSENT_PATH"
+EXPERIMENTS_ENV = "TAILOR_EXPERIMENTS_PATH"
 
 
 class ServingSettings(BaseModel):
@@ -60,6 +63,7 @@ class ServingSettings(BaseModel):
     cache_ttl_s: float = Field(60.0, ge=0.0, description="seconds an answer may be reused")
     consent_default: bool = Field(True, description="consent of users with no recorded choice")
     consent_path: Path | None = None
+    experiments_path: Path | None = None
     reload_check_interval_s: float = Field(
         10.0, ge=0.0, description="how often each worker looks for a newer tailor:latest; 0 = only "
                                   "on POST /reload")
@@ -81,6 +85,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> ServingSettings:
             values[name] = environ[key]
     if environ.get(CONSENT_ENV):
         values["consent_path"] = environ[CONSENT_ENV]
+    if environ.get(EXPERIMENTS_ENV):
+        values["experiments_path"] = environ[EXPERIMENTS_ENV]
     try:
         return ServingSettings.model_validate(values)
     except ValidationError as exc:

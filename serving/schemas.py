@@ -37,7 +37,7 @@ RequestId = Annotated[
 ]
 
 Placement = Literal["homepage", "product_page", "cart", "email"]
-FallbackReason = Literal["unknown_user", "no_consent"]
+FallbackReason = Literal["unknown_user", "no_consent", "experiment_control"]
 
 
 class _Request(BaseModel):
@@ -171,6 +171,11 @@ class _Answer(BaseModel):
         default=None, description="why not personalized; null when personalized")
     unknown_item_ids: list[str] = Field(default_factory=list)
     cached: bool = Field(default=False, description="served from the answer cache")
+    experiment: str | None = Field(default=None, description=(
+        "the experiment running on this placement, if any (ml/experiments/design.py)"))
+    variant: str | None = Field(default=None, description=(
+        "the visitor's arm in it (sticky per visitor); null outside experiments and for "
+        "visitors without personalization consent, who are left out of them"))
 
 
 class ItemsResponse(_Answer):

@@ -21,6 +21,12 @@ the recommend requests of a batch share one candidate pass and one XGBoost call,
 separate thread while the loop prepares the next batch and answers the previous one. The `ms` of
 an answer's log line counts from the start of its batch.
 
+Experiments: the one running on a request's placement (recommend: its placement; homepage:
+homepage) assigns the visitor an arm and every answer names it (`experiment`, `variant`); the
+experiments are those `TAILOR_EXPERIMENTS_PATH` holds, re-read like consent. With the event
+stream, each such answer's exposure goes to the stream off the answer's path
+(serving/stream/exposures.py); without it, answers carry the arm and no exposure is logged.
+
 Model updates: every worker checks `tailor:latest` every `reload_check_interval_s` (and on POST
 /reload); a newer model is loaded beside the serving one and then swapped in by one reference
 assignment, so requests in flight finish on the model they started with and none is dropped.
@@ -68,6 +74,7 @@ from serving.schemas import (
     SimilarItemsRequest,
     error_body,
 )
+from serving.stream.exposures import ExposureLog
 from serving.stream.intake import EventIntake, StreamUnavailable
 from serving.stream.local_redis import URL_ENV
 
@@ -127,8 +134,11 @@ class Recommender:
                for name in ("similar_items", "cross_sell", "homepage", "popular")},
         }
         self.stream, self.intake = _event_stream()
+        self.exposure_log = None
         if self.intake is not None:  # answers read the online profiles the events build
             self.engine.profiles = self.intake.profiles.current_many
+            self.exposure_log = ExposureLog(self.stream, self.engine.metrics.exposures)
+            self.engine.exposures = self.exposure_log.put
         threading.Thread(target=self._load_then_watch, name="tailor-model", daemon=True).start()
         if self.stream is not None:
             threading.Thread(target=self._watch_stream, name="tailor-stream", daemon=True).start()
@@ -145,7 +155,7 @@ class Recommender:
         interval = self.settings.reload_check_interval_s
         while interval > 0 and not self._stop.wait(interval):
             for check in (lambda: self.engine.reload_latest(_latest_model),
-                          self.engine.refresh_consent):
+                          self.engine.refresh_consent, self.engine.refresh_experiments):
                 try:
                     check()
                 except Exception as exc:  # keep serving what is loaded
@@ -170,6 +180,8 @@ class Recommender:
     def _shutdown(self) -> None:
         self._stop.set()
         self._booster.shutdown()
+        if self.exposure_log is not None:
+            self.exposure_log.close()
 
     def _prepare_recommend(self, items: list[tuple[RecommendRequest, str]]):
         work = self.engine.prepare_recommend(items)
@@ -263,6 +275,7 @@ class Recommender:
         previous = self.engine.state.version if self.engine.state else ""
         reloaded, tag = await asyncio.to_thread(self.engine.reload_latest, _latest_model, True)
         await asyncio.to_thread(self.engine.refresh_consent)
+        await asyncio.to_thread(self.engine.refresh_experiments)
         ctx.response.headers["X-Request-ID"] = request_id
         return ReloadResponse(request_id=request_id, reloaded=reloaded,
                               model_version=self.engine.state.version, previous_version=previous,

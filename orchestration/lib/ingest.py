@@ -74,6 +74,35 @@ def append_load(warehouse: DuckDBWarehouse, data: ValidatedSource, as_of: dateti
     return replace(data, as_of=as_of)
 
 
+def append_exposures(warehouse: DuckDBWarehouse, exposures: pd.DataFrame,
+                     quarantine: pd.DataFrame) -> int:
+    """Exposures drained from the stream into raw.exposures (made on the first), the malformed
+    ones into raw.quarantine (table_name exposures); returns the rows raw.exposures holds. A
+    replace load leaves raw.exposures as it is: the service's log is not the shop's history."""
+    with warehouse.connect() as con:
+        con.execute("create schema if not exists raw")
+        con.register("incoming", exposures)
+        con.execute("create table if not exists raw.exposures as select * from incoming limit 0")
+        con.execute("begin transaction")
+        con.execute("insert into raw.exposures by name select * from incoming")
+        con.unregister("incoming")
+        if len(quarantine):
+            con.register("incoming", quarantine)
+            con.execute("insert into raw.quarantine by name select * from incoming")
+            con.unregister("incoming")
+        con.execute("commit")
+        return int(con.execute("select count(*) from raw.exposures").fetchone()[0])
+
+
+def stored_exposure_ids(warehouse: DuckDBWarehouse) -> set[str]:
+    with warehouse.connect() as con:
+        found = con.execute("select count(*) from information_schema.tables where table_schema "
+                            "= 'raw' and table_name = 'exposures'").fetchone()[0]
+        if not found:
+            return set()
+        return set(con.execute("select event_id from raw.exposures").df()["event_id"])
+
+
 def without_stored_events(data: ValidatedSource, stored: set[str]) -> ValidatedSource:
     """The batch with the events whose event_id is already stored moved to its quarantine."""
     again = data.events["event_id"].isin(stored).to_numpy()

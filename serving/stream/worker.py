@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import redis
 
 from serving.stream.base import Entry, EventStream
+from serving.stream.exposures import EXPOSURE
 from serving.stream.profiles import ProfileRules, ProfileStore
 from serving.stream.redis_stream import PROFILES_GROUP as GROUP
 
@@ -127,9 +128,12 @@ class StreamWorker:
     def _apply(self, entries: list[Entry]) -> None:
         if not entries:
             return
-        result = self.profiles.apply([e.event for e in entries], self.rules)
+        # exposures (serving/stream/exposures.py) change no profile: acknowledged with the rest
+        events = [e.event for e in entries if e.event.get("event_type") != EXPOSURE]
+        result = self.profiles.apply(events, self.rules) if events else None
         self.stream.ack(GROUP, [e.id for e in entries])  # after the profiles are written
         if any(e.deliveries > 1 for e in entries):
             self.client.hdel(ERRORS, *(e.id for e in entries))
-        self.progress.applied += result.applied
-        self.progress.repeated += result.repeated
+        if result is not None:
+            self.progress.applied += result.applied
+            self.progress.repeated += result.repeated

@@ -23,6 +23,7 @@ EXPECTED_ASSETS = {
         "raw_customers",
         "raw_quarantine",
         "raw_load_info",
+        "raw_exposures",
         "synthetic_truth",
     },
     "staging": {

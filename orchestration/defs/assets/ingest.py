@@ -18,7 +18,12 @@ from ml.sources.load import LoadedSource, SourceRequest, StoredTables, load_sour
 from ml.sources.simulated_days import DriftParams
 from ml.sources.stream import stream_source
 from ml.sources.synthetic import SyntheticParams
-from orchestration.lib.ingest import append_load, replace_load
+from orchestration.lib.ingest import (
+    append_exposures,
+    append_load,
+    replace_load,
+    stored_exposure_ids,
+)
 from orchestration.lib.stream import EventStreamResource
 from orchestration.lib.warehouse import DuckDBWarehouse
 
@@ -90,6 +95,14 @@ class RawShopDataConfig(dg.Config):
             description="One row: source, as_of (reference time), counts of the load.",
         ),
         dg.AssetSpec(
+            "raw_exposures",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="The service's exposures of experiment answers (one row per answer), "
+                        "drained from the event stream with the events.",
+            skippable=True,  # only the stream source brings them
+        ),
+        dg.AssetSpec(
             "synthetic_truth",
             group_name="ingest",
             kinds={"duckdb"},
@@ -122,14 +135,18 @@ def drain_stream(config: RawShopDataConfig, warehouse: DuckDBWarehouse,
     config.to_request()  # the arrival check
     ids, events = event_stream.take(config.stream_batch)
     stored = set(warehouse.query("select event_id from raw.events")["event_id"])
-    batch = stream_source(events, stored)
+    batch = stream_source(events, stored, stored_exposure_ids(warehouse))
     validated = validate_source(batch.raw, now=config.now())
     if not len(validated.events):  # as_of stays where it is
         validated = replace(validated, as_of=warehouse.as_of())
     data = append_load(warehouse, validated, None)
+    exposures = append_exposures(warehouse, batch.exposures, batch.bad_exposures)
     event_stream.done(ids)
     note = (f"{len(ids)} stream entries: {len(data.events)} events stored, {batch.repeated} "
-            "redelivered")
+            f"redelivered, {len(batch.exposures)} exposures")
+    yield dg.MaterializeResult(asset_key="raw_exposures", metadata={
+        "dagster/row_count": exposures, "loaded_rows": len(batch.exposures),
+        "quarantined_rows": len(batch.bad_exposures)})
     yield from load_results(data, LoadedSource(validated, {}, note=note), config.arrival,
                             warehouse.row_counts())
 
