@@ -48,6 +48,11 @@ def bentoml_home(home) -> Path:
     return home_root(home) / "bentoml"
 
 
+def published_experiments(home) -> Path:
+    """The experiments the `experiment_registry` asset publishes for this home's service."""
+    return home_root(home) / "experiments" / "published.json"
+
+
 def serve_command(home, host: str = "127.0.0.1", port: int = 3000,
                   environ: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """argv and environment of `bentoml serve serving.service:Recommender` for this home."""
@@ -55,6 +60,7 @@ def serve_command(home, host: str = "127.0.0.1", port: int = 3000,
     env.update(TELEMETRY_OFF)
     env["BENTOML_HOME"] = str(bentoml_home(home))
     env["TAILOR_HOME"] = str(home_root(home))
+    env.setdefault("TAILOR_EXPERIMENTS_PATH", str(published_experiments(home)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     bentoml = Path(sys.executable).parent / "bentoml"
     argv = [str(bentoml), "serve", SERVICE, "--working-dir", str(REPO_ROOT),

@@ -223,7 +223,9 @@ def timeline(experiment: Experiment, exposures: pd.DataFrame, events: pd.DataFra
     if shown.empty:
         return []
     start = pd.Timestamp(shown["occurred_at"].min()).to_pydatetime()
-    end = max(as_of, pd.Timestamp(shown["occurred_at"].max()).to_pydatetime())
+    # to the latest outcome too: clocks ahead of the report's (within the contract's tolerance)
+    latest = [pd.Timestamp(f["occurred_at"].max()) for f in (shown, events) if len(f)]
+    end = max(as_of, *(t.to_pydatetime() for t in latest if not pd.isna(t)))
     arm = next(v.name for v in experiment.variants if v.name != "control")
     points = []
     for step in range(1, TIMELINE_POINTS + 1):

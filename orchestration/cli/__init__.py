@@ -5,6 +5,7 @@
                  export-recommendations    gives them
     status.py    status, report            what this home holds; collect_status, the summaries
     drift.py     simulate-drift            new days -> drift reports -> sensor -> retraining
+    experiments.py  experiment create|stop|status|report   A/B tests of personalization
     servers.py   serve, ui                 BentoML service and Dagster UI, supervised
     options.py                             options several commands share (--tuning-trials, --k)
 
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 
-from orchestration.cli import answers, drift, pipeline, servers, status
+from orchestration.cli import answers, drift, experiments, pipeline, servers, status
 from orchestration.lib.env import configure_environment
 
 # The order of `tailor --help`.
-COMMAND_GROUPS = (pipeline, answers, status, drift, servers)
+COMMAND_GROUPS = (pipeline, answers, status, drift, experiments, servers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,10 +4,14 @@ import dagster as dg
 
 from orchestration.defs.assets.ranking import CONTENDER_KEYS
 
+# Experiments have their own jobs: their reports are partitioned (one per experiment), and a
+# pipeline run neither defines nor judges experiments.
+EXPERIMENTS = dg.AssetSelection.groups("experiments")
+
 # Everything from the raw source to the newest artifact, checks included.
 build_tailor_job = dg.define_asset_job(
     name="build_tailor_job",
-    selection=dg.AssetSelection.all(include_sources=False),
+    selection=dg.AssetSelection.all(include_sources=False) - EXPERIMENTS,
     description="Load the configured source, transform, validate and build every downstream asset.",
 )
 
@@ -51,6 +55,7 @@ retrain_tailor_job = dg.define_asset_job(
         dg.AssetSelection.all(include_sources=False)
         - NOT_RELOADED
         - dg.AssetSelection.groups("monitoring")
+        - EXPERIMENTS
     )
     | RAW_TABLE_CHECKS,
     description="Retrain on the data already in the warehouse: transform, validate, tune, "
@@ -64,4 +69,20 @@ monitor_tailor_job = dg.define_asset_job(
     selection=(dg.AssetSelection.groups("monitoring").upstream() - NOT_RELOADED) | RAW_TABLE_CHECKS,
     description="Transform and validate the newest data and write the Evidently drift reports "
     "against the serving model's reference.",
+)
+
+# The definitions file checked, recorded and published (`tailor experiment create|stop`).
+experiment_registry_job = dg.define_asset_job(
+    name="experiment_registry_job",
+    selection=dg.AssetSelection.assets("experiment_registry"),
+    description="Check experiments.yaml against the recorded versions (a started experiment "
+    "refuses new weights or salt), record and publish it for the service.",
+)
+
+# One experiment's report (a partition per experiment; experiment_reports_daily_schedule).
+experiment_reports_job = dg.define_asset_job(
+    name="experiment_reports_job",
+    selection=dg.AssetSelection.assets("experiment_report"),
+    description="An experiment's report: KPIs per arm with intervals, the sample-ratio check "
+    "and the verdict, from raw.exposures and raw.events.",
 )

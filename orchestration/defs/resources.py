@@ -7,6 +7,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.lib.dbt_project import transforms_project
 from orchestration.lib.env import TailorHome, configure_environment
+from orchestration.lib.experiments import ExperimentFiles
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import JsonReportIOManager, ReportStore
 from orchestration.lib.stream import EventStreamResource
@@ -22,6 +23,9 @@ def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
         # model_tuning, model_evaluation, challenger_model: <reports>/models/<asset>.json
         "model_reports": JsonReportIOManager(folder=str(home.reports / "models")),
         "model_store": ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)),
+        "experiment_files": ExperimentFiles(definitions=str(home.experiments),
+                                            published=str(home.published_experiments),
+                                            reports=str(home.reports / "experiments")),
         # the service's event stream: the shop's Redis, else the one `tailor serve` starts
         "event_stream": EventStreamResource(url=os.environ.get(URL_ENV) or local_url(home.root)),
     }

@@ -1,5 +1,5 @@
 """Schedules: a weekly retrain as the floor under the drift sensor, so a model never grows stale
-because drift happened to stay under the threshold."""
+because drift happened to stay under the threshold; and every experiment's report, daily."""
 
 import dagster as dg
 
@@ -13,3 +13,15 @@ retrain_tailor_weekly_schedule = dg.ScheduleDefinition(
     description="Weekly retraining on the data in the warehouse (the floor under "
     "retrain_on_drift_sensor).",
 )
+
+
+@dg.schedule(job_name="experiment_reports_job", cron_schedule="0 6 * * *",
+             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Every experiment's report, daily (one run per experiment partition; "
+             "a holdback's KPI monitoring keeps going after its test ended).")
+def experiment_reports_daily_schedule(context: dg.ScheduleEvaluationContext):
+    names = context.instance.get_dynamic_partitions("experiments")
+    if not names:
+        return dg.SkipReason("no experiment defined (tailor experiment create)")
+    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    return [dg.RunRequest(run_key=f"{name}:{day}", partition_key=name) for name in names]

@@ -50,6 +50,18 @@ class TailorHome:
         return self.reports / "data_docs"
 
     @property
+    def experiments(self) -> Path:
+        """The experiment definitions (ml/experiments/design.py); keep it in version control."""
+        return self.root / "experiments.yaml"
+
+    @property
+    def published_experiments(self) -> Path:
+        """What `experiment_registry` checked, for the service (TAILOR_EXPERIMENTS_PATH)."""
+        from serving import published_experiments
+
+        return published_experiments(self.root)
+
+    @property
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 

@@ -6,6 +6,7 @@
 - the drift reports (`drift/runs/<run id>/`), grouped under the model version they judged;
 - the evaluation table (`models/model_evaluation.json`, the latest run's; each card has its
   metrics) and the tuning trials (`models/model_tuning.json`);
+- each experiment's latest report (`experiments/<name>.html`: KPIs, SRM, verdict, lift plot);
 - a short model card per promoted version (data window, features, parameters, metrics, promotion
   decision), read from `model_card.json` inside each bundle of the BentoML store.
 Only files that exist are linked. Written by `tailor report`.
@@ -90,7 +91,22 @@ def governance_page(root: Path, versions: list[dict], drift_runs: list[dict]) ->
         "unmatched_drift": [
             drift_row(root, run) for run in drift_runs if run["reference_model"] not in tags
         ],
+        "experiments": [
+            experiment_row(root, path) for path in sorted((root / "experiments").glob("*.json"))
+        ],
     }
+
+
+def experiment_row(root: Path, path: Path) -> dict:
+    """An experiment's latest report (the experiment_report asset's JSON and HTML)."""
+    report = json.loads(path.read_text())
+    verdicts = "; ".join(f"{arm}: {v['decision']}" for arm, v in report["verdicts"].items())
+    return {"name": report["experiment"], "status": report["status"],
+            "as_of": report["as_of"][:16], "visitors": report["visitors"],
+            "srm": "no visitors" if report["srm"] is None else
+                   "MISMATCH" if report["srm"]["mismatch"] else "ok",
+            "verdicts": verdicts or "-",
+            "page": file_link(root, path.with_suffix(".html"), "report")}
 
 
 def list_versions(model_store: ModelStore) -> list[dict]:

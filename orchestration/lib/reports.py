@@ -21,6 +21,10 @@ class ReportStore(dg.ConfigurableResource):
     root: str
 
     @property
+    def root_path(self) -> Path:
+        return Path(self.root)
+
+    @property
     def data_docs(self) -> Path:
         return Path(self.root) / "data_docs"
 

@@ -21,6 +21,7 @@ def run_pipeline(
     op_config: dict[str, dict] | None = None,
     tags: dict[str, str] | None = None,
     assets: list[str] | None = None,
+    partition_key: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """`raw_shop_data_config` configures the source; `op_config` any other step (by op name).
     `assets`: materialize only these assets (and their checks), as the UI's "Materialize
@@ -54,6 +55,7 @@ def run_pipeline(
             resources=resources,
             raise_on_error=False,
             tags=tags,
+            partition_key=partition_key,
         )
 
 
