@@ -17,5 +17,9 @@
     bundle.py, consent.py  the serving bundle's files; the consent snapshot it carries
     kernels.py, online.py  compiled steps training and serving share; per-request scoring
     monitoring.py          Evidently drift reports against the model's own reference
-    experiments/           the statistics of A/B tests (scipy/statsmodels), power, the verdict
+    experiments/           A/B tests: definitions and sticky assignment (design.py), the
+                           statistics (scipy/statsmodels), power, the verdict, the per-visitor
+                           analysis and report (analysis.py)
+    simulation/            the traffic simulator: visitors with the synthetic truth's tastes
+                           against the real service
 """

@@ -1,3 +1,4 @@
-"""Experiments: the statistics of an A/B test (statistics.py: scipy/statsmodels on per-arm
-sufficient statistics, planning, the fixed-horizon verdict). Assignment, exposure and the
-traffic simulator come next (issue: Experiments)."""
+"""Experiments: definitions, edits a started one refuses, and sticky assignment (design.py);
+the statistics on per-arm sufficient statistics (statistics.py: scipy/statsmodels, planning,
+the fixed-horizon verdict); the per-visitor analysis and the report (analysis.py). Method:
+docs/experiments.md."""

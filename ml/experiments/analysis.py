@@ -6,7 +6,7 @@ visitor's arm is that of their exposures; a visitor seen in two arms (never, wit
 assignment; a broken client or a changed salt would do it) is counted and left out, as are
 visitors without personalization consent (exposures `excluded`).
 
-Attribution (documented in docs/experiments.md): an outcome event (click, add_to_cart, purchase,
+Attribution (docs/experiments.md): an outcome event (click, add_to_cart, purchase,
 view for sessions) counts for a visitor when
 1. it carries the request_id of one of their exposures (a click on a recommendation), or else
 2. it is theirs (raw.events user_id: the customer, or the guest id of their anonymous id, as
@@ -16,9 +16,10 @@ Events before a visitor's first exposure count only as their pre-period (CUPED's
 revenue in the PRE_PERIOD_DAYS before it).
 
 KPIs per visitor: converted (bought), clicked, clicks / exposures (CTR per exposure, delta
-method), revenue (per visitor, Welch; CUPED-adjusted too), revenue / orders (average order value,
-delta method), session length (mean seconds from the first to the last event of their sessions in
-the window; 0 without any).
+method), clicks / impressions when the front end sends `impression` events with the request_id
+(CTR per impression, delta method), revenue (per visitor, Welch; CUPED-adjusted too), revenue /
+orders (average order value, delta method), session length (mean seconds from the first to the
+last event of their sessions in the window; 0 without any).
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ from ml.experiments.statistics import (
 from ml.schema import EVENT_COLUMNS, EXPOSURE_COLUMNS, GUEST_PREFIX
 
 PRE_PERIOD_DAYS = 28
-OUTCOMES = ("view", "click", "add_to_cart", "purchase")
+OUTCOMES = ("view", "impression", "click", "add_to_cart", "purchase")
 TIMELINE_POINTS = 24
-VISITOR_COLUMNS = ("unit", "variant", "first_exposure", "exposures", "clicks", "carts", "orders",
-                   "revenue", "session_seconds", "pre_revenue")
+VISITOR_COLUMNS = ("unit", "variant", "first_exposure", "exposures", "impressions", "clicks",
+                   "carts", "orders", "revenue", "session_seconds", "pre_revenue")
 
 
 def visitors(experiment: Experiment, exposures: pd.DataFrame, events: pd.DataFrame,
@@ -106,13 +107,14 @@ def visitors(experiment: Experiment, exposures: pd.DataFrame, events: pd.DataFra
 
     table = per_unit[["variant", "first_exposure", "exposures"]].copy()
     kind = outcome["event_type"]
+    table["impressions"] = outcome[kind == "impression"].groupby("unit").size()
     table["clicks"] = outcome[kind == "click"].groupby("unit").size()
     table["carts"] = outcome[kind == "add_to_cart"].groupby("unit").size()
     table["orders"] = orders.groupby("unit")["order"].nunique()
     table["revenue"] = value.groupby(purchases["unit"]).sum()
     table["session_seconds"] = seconds
     table["pre_revenue"] = _value(pre_purchases).groupby(pre_purchases["unit"]).sum()
-    counts = ["clicks", "carts", "orders"]
+    counts = ["impressions", "clicks", "carts", "orders"]
     table[counts] = table[counts].fillna(0).astype("int64")
     table[["revenue", "session_seconds", "pre_revenue"]] = table[
         ["revenue", "session_seconds", "pre_revenue"]].fillna(0.0).astype("float64")
@@ -135,6 +137,9 @@ def compare(kpi: str, control: pd.DataFrame, treatment: pd.DataFrame,
     if kpi == "ctr_per_exposure":
         return delta_ratio(*(Ratio.of(f["clicks"], f["exposures"]) for f in (control, treatment)),
                            alpha=alpha)
+    if kpi == "ctr_per_impression":
+        return delta_ratio(*(Ratio.of(f["clicks"], f["impressions"])
+                             for f in (control, treatment)), alpha=alpha)
     if kpi == "average_order_value":
         return delta_ratio(*(Ratio.of(f["revenue"], f["orders"]) for f in (control, treatment)),
                            alpha=alpha)
@@ -160,6 +165,8 @@ def analyse(experiment: Experiment, exposures: pd.DataFrame, events: pd.DataFram
     kpis = [experiment.primary_kpi, *experiment.guardrails]
     kpis += [k for k in ("conversion", "click_through", "ctr_per_exposure", "revenue_per_visitor",
                          "average_order_value", "session_length") if k not in kpis]
+    if len(table) and table["impressions"].sum() > 0:  # the front end sends impressions
+        kpis.append("ctr_per_impression")
     comparisons, verdicts, adjusted = [], {}, {}
     enough = all(c >= 2 for c in counts)
     for arm in treatments:
@@ -183,7 +190,8 @@ def analyse(experiment: Experiment, exposures: pd.DataFrame, events: pd.DataFram
         "visitors": dict(zip(names, counts, strict=True)),
         "planned_visitors": experiment.planned_visitors,
         "left_out": left_out,
-        "exposures": int(table["exposures"].sum()) if len(table) else 0,
+        "exposures": int(table["exposures"].sum()) if len(table) else 0,  # of those analysed
+        "exposures_logged": int((exposures["experiment"] == experiment.name).sum()),
         "srm": None if srm is None else {"p_value": srm.p_value, "mismatch": srm.mismatch,
                                          "observed": list(srm.observed),
                                          "expected": [round(e, 1) for e in srm.expected]},

@@ -46,8 +46,8 @@ PLACEMENTS = ("homepage", "product_page", "cart", "email")
 # service and code path (trending, or items related to those on screen) that unknown visitors get.
 SERVES = ("personalized", "trending")
 # Per-visitor KPIs (ml/experiments/analysis.py computes them; statistics.py tests them).
-KPIS = ("conversion", "click_through", "ctr_per_exposure", "revenue_per_visitor",
-        "average_order_value", "session_length")
+KPIS = ("conversion", "click_through", "ctr_per_exposure", "ctr_per_impression",
+        "revenue_per_visitor", "average_order_value", "session_length")
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
 DEFAULT_ATTRIBUTION_HOURS = 24.0
 # What a started experiment keeps: changing them would move visitors between arms or change the

@@ -54,8 +54,13 @@ def add_parsers(commands) -> None:
     create.add_argument("--description", default="")
     create.set_defaults(handler=_create)
 
-    stop = actions.add_parser("stop", help="end an experiment now")
+    stop = actions.add_parser("stop", help="end an experiment now",
+                              description="End an experiment now; with --holdback-share, a "
+                              "holdback on the same placement starts at once, so KPIs of "
+                              "personalized vs control keep being monitored.")
     stop.add_argument("name")
+    stop.add_argument("--holdback-share", type=float,
+                      help="percent of visitors kept on control afterwards (e.g. 5)")
     stop.set_defaults(handler=_stop)
 
     status = actions.add_parser("status", help="every experiment, its state and latest report")
@@ -145,7 +150,7 @@ def _create(args: argparse.Namespace, home: TailorHome) -> int:
 
 
 def _stop(args: argparse.Namespace, home: TailorHome) -> int:
-    from ml.experiments.design import Definitions, read_definitions
+    from ml.experiments.design import Definitions, Experiment, new_salt, read_definitions
 
     definitions = read_definitions(home.experiments)
     experiment = definitions.named(args.name)
@@ -155,11 +160,25 @@ def _stop(args: argparse.Namespace, home: TailorHome) -> int:
     if not experiment.running(now):
         return _fail(f"name: {args.name} is not running")
     stopped = experiment.model_copy(update={"end_at": now})
-    updated = Definitions(experiments=[stopped if e.name == args.name else e
-                                       for e in definitions.experiments])
-    code = _apply(home, definitions, updated)
+    experiments = [stopped if e.name == args.name else e for e in definitions.experiments]
+    holdback = None
+    if args.holdback_share is not None:
+        if not 0 < args.holdback_share < 50:
+            return _fail("--holdback-share: a percent between 0 and 50")
+        holdback = Experiment.model_validate({
+            "name": f"{args.name}-holdback"[:64], "placement": experiment.placement,
+            "description": f"holdback after {args.name}", "salt": new_salt(),
+            "variants": [{"name": "control", "weight": args.holdback_share, "serves": "trending"},
+                         {"name": "treatment", "weight": 100 - args.holdback_share,
+                          "serves": "personalized"}],
+            "primary_kpi": experiment.primary_kpi, "guardrails": experiment.guardrails,
+            "start_at": now, "planned_visitors": experiment.planned_visitors, "holdback": True})
+        experiments.append(holdback)
+    code = _apply(home, definitions, Definitions(experiments=experiments))
     if code == 0:
-        print(f"experiment {args.name} stopped at {now:%Y-%m-%d %H:%M:%S} UTC")
+        print(f"experiment {args.name} stopped at {now:%Y-%m-%d %H:%M:%S} UTC"
+              + (f"; holdback {holdback.name} started ({args.holdback_share:g}% on control)"
+                 if holdback else ""))
     return code
 
 
@@ -266,14 +285,17 @@ def drain_stream(home: TailorHome) -> str | None:
     from orchestration.lib.stream import EventStreamResource
     from serving.stream.local_redis import redis_for
 
+    notes = []
     with redis_for(home.root) as url:  # this home's Redis, started for the drain if it is not up
-        if EventStreamResource(url=url).waiting() == 0:
-            return None
-        result = run_pipeline(home, {"source": "stream", "arrival": "append"},
-                              job_name="ingest_tailor_job")
-    if not result.success:
-        raise RuntimeError("draining the event stream failed (see the run in the Dagster UI)")
-    return str(materialization(result, "raw_load_info").get("batch", ""))
+        stream = EventStreamResource(url=url)
+        while stream.waiting():  # a run takes up to raw_shop_data's stream_batch entries
+            result = run_pipeline(home, {"source": "stream", "arrival": "append"},
+                                  job_name="ingest_tailor_job")
+            if not result.success:
+                raise RuntimeError("draining the event stream failed (see the run in the "
+                                   "Dagster UI)")
+            notes.append(str(materialization(result, "raw_load_info").get("batch", "")))
+    return "; ".join(notes) or None
 
 
 def format_report(report: dict, html) -> str:

@@ -59,6 +59,7 @@ def test_outcomes_are_attributed_by_request_id_then_by_visitor_within_the_window
         ("anon:b", "treatment", None, "b", "r6", 1),  # in two arms: left out
     ])
     happened = events([
+        ("guest-a", "impression", 0.5, "r1", None, "s1"),  # the front end rendered it
         ("guest-a", "click", 1, "r1", None, "s1"),  # by request_id
         ("u1", "purchase", 12, None, 30.0, "s1"),  # the stitched customer, in the window
         ("u1", "purchase", 60 * 30, None, 99.0, "s9"),  # 30 h after the last exposure: out
@@ -73,9 +74,9 @@ def test_outcomes_are_attributed_by_request_id_then_by_visitor_within_the_window
     rows = table.set_index("unit")
     assert sorted(rows.index) == ["anon:a", "user:u2"]
     a, u2 = rows.loc["anon:a"], rows.loc["user:u2"]
-    assert (a["variant"], a["exposures"], a["clicks"], a["orders"], a["revenue"]) == (
-        "treatment", 2, 1, 1, 30.0)
-    assert a["session_seconds"] == 11 * 60  # the click at 1 min and the purchase at 12 min
+    assert (a["variant"], a["exposures"], a["impressions"], a["clicks"], a["orders"],
+            a["revenue"]) == ("treatment", 2, 1, 1, 1, 30.0)
+    assert a["session_seconds"] == 11.5 * 60  # from the impression at 0.5 min to the purchase at 12
     assert (u2["orders"], u2["revenue"], u2["pre_revenue"], u2["session_seconds"]) == (
         0, 0.0, 15.0, 180.0)
 
@@ -100,6 +101,9 @@ def test_each_kpi_gets_its_test_on_the_per_visitor_rows():
     aov = compare("average_order_value", control, treatment)
     assert aov.control == pytest.approx(control["revenue"].sum() / control["orders"].sum())
     assert aov.test.startswith("delta")
+    frame["impressions"] = frame["exposures"] * 3
+    ctr = compare("ctr_per_impression", frame[:n], frame[n:])
+    assert ctr.control == pytest.approx(control["clicks"].sum() / (3 * control["exposures"].sum()))
     with pytest.raises(ValueError, match="kpi: unknown KPI"):
         compare("happiness", control, treatment)
 

@@ -52,6 +52,8 @@ EXPECTED_ASSETS = {
                 "challenger_model"},
     "serving": {"tailor_bundle"},
     "monitoring": {"feature_drift_report", "prediction_drift_report", "target_drift_report"},
+    # the registry of definitions, and one report per experiment (partitioned)
+    "experiments": {"experiment_registry", "experiment_report"},
 }
 
 
