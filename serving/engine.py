@@ -212,13 +212,19 @@ class Engine:
 
     def refresh_experiments(self) -> bool:
         """Re-read the published experiments (the `experiment_registry` asset writes them) when
-        the file changed; the cache is cleared with them, as answers carry their variant."""
+        the file changed; the cache is cleared with them, as answers carry their variant. A file
+        that cannot be read leaves the experiments as they were (logged)."""
         path = self.settings.experiments_path
         mtime = path.stat().st_mtime if path is not None and path.exists() else None
         if mtime == self._experiments_mtime:
             return False
-        self.experiments = read_published(path) if mtime is not None else Running()
         self._experiments_mtime = mtime
+        try:
+            self.experiments = read_published(path) if mtime is not None else Running()
+        except Exception as exc:  # a broken file: keep the experiments we had, say why
+            log_event("experiments_load_failed", error=f"{type(exc).__name__}: {exc}"[:500],
+                      level=logging.ERROR)
+            return False
         self.cache.clear()
         log_event("experiments_loaded", version=self.experiments.version,
                   running=self.experiments.names(datetime.utcnow()))

@@ -6,6 +6,7 @@ and the warehouse: test_http_experiments.py."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -107,8 +108,20 @@ def test_a_new_published_file_is_read_again_and_clears_the_cache(trained, tmp_pa
     user = customers(trained)[2]
     assert served.recommend(RecommendRequest(user_id=user), "a").experiment is None
     published(tmp_path)  # now on the homepage
-    import os
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))
     assert served.refresh_experiments()
     answer = served.recommend(RecommendRequest(user_id=user), "b")
     assert answer.experiment == "homepage-carousel-2026-12" and not answer.cached
+
+
+def test_a_broken_published_file_keeps_the_experiments_the_service_had(trained, tmp_path):
+    path = published(tmp_path)
+    served, _ = engine(trained, path)
+    path.write_text("{not json")
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))
+    assert not served.refresh_experiments()
+    user = customers(trained)[3]
+    assert served.recommend(RecommendRequest(user_id=user), "r").experiment == (
+        "homepage-carousel-2026-12")
+    broken = Engine(ServingSettings(experiments_path=path, request_logs=False))  # a new worker
+    assert not broken.experiments  # starts, without experiments, instead of failing
