@@ -266,3 +266,34 @@ def test_bucket_table_shows_users_as_counts_and_ndcg_per_contender():
         "prior interactions", "users", "hybrid", "als"]
     assert [c.strip() for c in lines[3].strip("|").split("|")] == ["16+", "1052", "0.3690",
                                                                    "0.2600"]
+
+
+def test_an_experiment_report_is_a_page_with_its_verdict_and_plot_linked_from_governance(
+        tmp_path):
+    from datetime import timedelta
+
+    from ml.experiments.analysis import analyse
+    from orchestration.lib.experiment_page import write_experiment_page
+    from tests.ml.test_experiment_analysis import T0, events, experiment, exposures
+
+    rows = [(f"user:c{i}", "control", f"c{i}", None, f"rc{i}", i) for i in range(40)]
+    rows += [(f"user:t{i}", "treatment", f"t{i}", None, f"rt{i}", i) for i in range(40)]
+    bought = [(f"t{i}", "purchase", i + 1, None, 10.0, f"s{i}") for i in range(25)]
+    bought += [(f"c{i}", "purchase", i + 1, None, 10.0, f"s{i}") for i in range(5)]
+    report = analyse(experiment(planned_visitors=30), exposures(rows), events(bought),
+                     T0 + timedelta(hours=2))
+    reports = tmp_path / "reports"
+    page_path = write_experiment_page(report, reports / "experiments" / "homepage-test.html",
+                                      reports)
+    write(reports / "experiments" / "homepage-test.json", report)
+    page = page_path.read_text()
+    assert "treatment vs control: ship" in page
+    assert "<polyline" in page and "<polygon" in page  # the lift and its interval over time
+    assert "conversion" in section(page, "KPIs (per visitor; 95% intervals)")
+    assert ("../index.html", "governance") in links(page)
+    assert "http" not in page and "<script" not in page  # opens offline: nothing to fetch
+    index = write_governance_page(reports, FakeModelStore([])).read_text()
+    experiments = section(index, "Experiments")
+    assert "homepage-test" in experiments and "control 40, treatment 40" in experiments
+    assert "treatment: ship" in experiments
+    assert ("experiments/homepage-test.html", "report") in links(index)
