@@ -308,7 +308,7 @@ def write(aa, ab, srm, cost, e2e, base, treated, per_arm, predicted, customers, 
         f"experiment (visitors in treatment, best of 3 interleaved rounds, cache off) | "
         f"{ok[cost['assign_ms'] <= 0.05]} |",
     ]
-    for n, run in enumerate(e2e or []):
+    for run in e2e:
         t = run["traffic"]
         report = next(iter(run["reports"].values()))
         primary = next(c for c in report["comparisons"] if c["role"] == "primary")
@@ -329,7 +329,7 @@ def write(aa, ab, srm, cost, e2e, base, treated, per_arm, predicted, customers, 
             f"out: no consent); conversion lift {primary['lift']:+.4f} ({primary['lift_low']:+.4f} "
             f".. {primary['lift_high']:+.4f}; the simulator's truth {truth:+.4f}, z = {z:+.1f}), "
             f"verdict **{verdict['decision']}** | {ok[passed]} |")
-    for run in (e2e or [])[:1]:
+    for run in e2e[:1]:
         t = run["traffic"]
         report = next(iter(run["reports"].values()))
         verdict = report["verdicts"]["treatment"]
