@@ -77,3 +77,33 @@ def test_the_drain_sensor_asks_for_a_run_only_when_events_wait_and_none_is_going
 
 def test_without_a_stream_nothing_waits(tmp_path):
     assert EventStreamResource(url=f"unix://{tmp_path / 'none.sock'}").waiting() == 0
+
+
+def test_exposures_drain_into_raw_exposures_once_and_malformed_ones_are_quarantined(
+        tmp_path, redis_server, monkeypatch):
+    from serving.stream.exposures import exposure_record
+
+    monkeypatch.setenv("TAILOR_REDIS_URL", redis_server.url)
+    home = TailorHome(tmp_path / "home")
+    assert run_pipeline(home, {"source": "synthetic"}, job_name="ingest_tailor_job").success
+    stream = RedisEventStream(connect(redis_server.url))
+    shown = exposure_record(experiment="e1", variant="treatment", unit="anon:v1", user_id=None,
+                            anonymous_id="v1", placement="homepage", endpoint="homepage",
+                            request_id="r1", model_version="m1", personalized=True,
+                            excluded=None, item_ids=["i1", "i2"])
+    broken = {**shown, "event_id": "x-broken", "unit": None}
+    stream.publish([shown, shown, broken])  # the first one delivered twice
+    result = run_pipeline(home, DRAIN, job_name="ingest_tailor_job")
+    assert result.success
+    warehouse = DuckDBWarehouse(path=str(home.warehouse))
+    stored = warehouse.query("select * from raw.exposures")
+    assert stored["request_id"].tolist() == ["r1"]
+    assert stored["user_id"].tolist() == [GUEST_PREFIX + "v1"]
+    assert stored["item_ids"].tolist() == ['["i1", "i2"]']
+    quarantined = warehouse.query("select reason, detail from raw.quarantine "
+                                  "where table_name = 'exposures'")
+    assert quarantined.values.tolist() == [["missing_id", "exposure: missing unit"]]
+    assert materialization(result, "raw_exposures")["dagster/row_count"] == 1
+    stream.publish([shown])  # delivered again in a later run: still once
+    assert run_pipeline(home, DRAIN, job_name="ingest_tailor_job").success
+    assert warehouse.row_counts()["raw.exposures"] == 1
