@@ -20,6 +20,7 @@ from datetime import datetime
 from orchestration.lib.env import TailorHome
 
 WEIGHTS = "control=50,treatment=50"
+GUARDRAILS = "revenue_per_visitor"
 
 
 def add_parsers(commands) -> None:
@@ -40,7 +41,7 @@ def add_parsers(commands) -> None:
                         help=f"arm=weight,... (default {WEIGHTS}); control serves trending, the "
                         "others the served model")
     create.add_argument("--primary-kpi", default="conversion")
-    create.add_argument("--guardrails", default="revenue_per_visitor",
+    create.add_argument("--guardrails", default=GUARDRAILS,
                         help="comma-separated KPIs that must not fall (default "
                         "revenue_per_visitor)")
     create.add_argument("--baseline-rate", type=float, help="the primary KPI's rate in control")
@@ -132,7 +133,7 @@ def _create(args: argparse.Namespace, home: TailorHome) -> int:
             "name": args.name, "description": args.description, "placement": args.placement,
             "salt": new_salt(), "variants": parse_weights(args.weights),
             "primary_kpi": args.primary_kpi,
-            "guardrails": [g for g in args.guardrails.split(",") if g],
+            "guardrails": _guardrails(args),
             "start_at": datetime.fromisoformat(args.start) if args.start else datetime.utcnow(),
             "planned_visitors": args.planned_visitors or planned_sample(planning),
             "planning": planning, "attribution_hours": args.attribution_hours,
@@ -147,6 +148,13 @@ def _create(args: argparse.Namespace, home: TailorHome) -> int:
               f"{experiment.planned_visitors:,} visitors per arm; primary KPI "
               f"{experiment.primary_kpi}; the service applies it within its reload check")
     return code
+
+
+def _guardrails(args: argparse.Namespace) -> list[str]:
+    chosen = [g for g in args.guardrails.split(",") if g]
+    if args.guardrails == GUARDRAILS:  # the default guards the primary KPI's neighbour instead
+        chosen = [g if g != args.primary_kpi else "conversion" for g in chosen]
+    return chosen
 
 
 def _stop(args: argparse.Namespace, home: TailorHome) -> int:
