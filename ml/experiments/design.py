@@ -32,12 +32,19 @@ import hashlib
 import json
 import secrets
 from bisect import bisect_right
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from ml.experiments.statistics import mde_rate, sample_size_rate
 
@@ -99,6 +106,14 @@ class Experiment(BaseModel):
         "exposure"))
     holdback: bool = Field(False, description="a long-running holdback: KPI monitoring of "
                                               "personalized vs control, no verdict")
+
+    @field_validator("start_at", "end_at")
+    @classmethod
+    def _naive_utc(cls, moment: datetime | None) -> datetime | None:
+        """Times are naive UTC, as the service's and the warehouse's clocks."""
+        if moment is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
 
     @model_validator(mode="after")
     def _consistent(self):

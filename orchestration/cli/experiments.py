@@ -134,7 +134,7 @@ def _create(args: argparse.Namespace, home: TailorHome) -> int:
             "salt": new_salt(), "variants": parse_weights(args.weights),
             "primary_kpi": args.primary_kpi,
             "guardrails": _guardrails(args),
-            "start_at": datetime.fromisoformat(args.start) if args.start else datetime.utcnow(),
+            "start_at": args.start or datetime.utcnow(),  # an offset becomes naive UTC
             "planned_visitors": args.planned_visitors or planned_sample(planning),
             "planning": planning, "attribution_hours": args.attribution_hours,
             "holdback": args.holdback})
@@ -158,9 +158,18 @@ def _guardrails(args: argparse.Namespace) -> list[str]:
 
 
 def _stop(args: argparse.Namespace, home: TailorHome) -> int:
-    from ml.experiments.design import Definitions, Experiment, new_salt, read_definitions
+    from ml.experiments.design import (
+        DefinitionError,
+        Definitions,
+        Experiment,
+        new_salt,
+        read_definitions,
+    )
 
-    definitions = read_definitions(home.experiments)
+    try:
+        definitions = read_definitions(home.experiments)
+    except DefinitionError as error:
+        return _fail(str(error))
     experiment = definitions.named(args.name)
     if experiment is None:
         return _fail(f"name: no experiment {args.name} in {home.experiments}")

@@ -54,6 +54,11 @@ def test_the_file_round_trips_and_its_errors_name_the_experiment_and_the_field(t
         parse_definitions({"experiments": [no_control]}, "file")
 
 
+def test_times_with_an_offset_become_naive_utc():
+    assert experiment(start_at="2026-12-02T14:00:00+02:00").start_at == datetime(2026, 12, 2, 12)
+    assert experiment(start_at="2026-12-02T12:00:00Z").running(NOW)
+
+
 def test_two_experiments_on_one_placement_may_not_overlap():
     first = experiment()
     second = experiment(name="homepage-carousel-2027-01", start_at=NOW)
