@@ -137,3 +137,19 @@ def test_a_holdback_is_monitored_without_a_verdict():
     report = analyse(experiment(holdback=True), exposures(rows), events([]), T0)
     assert report["status"] == "holdback"
     assert report["verdicts"]["treatment"]["decision"] == "monitoring"
+
+
+def test_more_arms_are_each_compared_with_control_at_a_bonferroni_alpha():
+    three = experiment(variants=[
+        {"name": "control", "weight": 1, "serves": "trending"},
+        {"name": "treatment", "weight": 1, "serves": "personalized"},
+        {"name": "treatment-b", "weight": 1, "serves": "personalized"}], planned_visitors=10)
+    rows = [(f"user:{arm}{i}", arm, f"{arm}{i}", None, f"r{arm}{i}", 0)
+            for arm in ("control", "treatment", "treatment-b") for i in range(20)]
+    bought = [(f"treatment{i}", "purchase", 5, None, 10.0, f"s{i}") for i in range(12)]
+    report = analyse(three, exposures(rows), events(bought), T0 + timedelta(hours=1))
+    assert report["alpha"] == pytest.approx(0.025)
+    assert {c["arm"] for c in report["comparisons"]} == {"treatment", "treatment-b"}
+    assert report["verdicts"]["treatment"]["decision"] == "ship"
+    assert report["verdicts"]["treatment-b"]["decision"] == "inconclusive"
+    assert all(c["alpha"] == pytest.approx(0.025) for c in report["comparisons"])
