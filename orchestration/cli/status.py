@@ -76,6 +76,11 @@ def collect_status(home: TailorHome) -> dict:
         "tuning": models.get("model_tuning"),
     }
     state["stream"] = stream_status(home)
+    state["experiments"] = {  # the latest report of each (experiment_report)
+        name: {"status": r["status"], "as_of": r["as_of"], "visitors": r["visitors"],
+               "srm_mismatch": bool(r["srm"] and r["srm"]["mismatch"]),
+               "verdicts": {arm: v["decision"] for arm, v in r["verdicts"].items()}}
+        for name, r in read_reports(home.reports, "experiments").items()}
     return state
 
 
@@ -217,6 +222,12 @@ def format_state(state: dict) -> str:
                      f"{stream['dead_letters']} dead letters; {groups}")
     elif stream:
         lines.append(f"Event stream ({stream['where']}): not running")
+    for name, e in (state.get("experiments") or {}).items():
+        seen = ", ".join(f"{arm} {n:,}" for arm, n in e["visitors"].items())
+        verdicts = ", ".join(f"{arm}: {d}" for arm, d in e["verdicts"].items())
+        lines.append(f"Experiment {name} ({e['status']}, report {e['as_of'][:16]}): {seen}"
+                     + ("; SAMPLE RATIO MISMATCH" if e["srm_mismatch"] else "")
+                     + f"; {verdicts}")
     return "\n".join(lines)
 
 

@@ -149,3 +149,8 @@ def test_an_experiment_end_to_end_over_http(shop, trained, stream_redis, tmp_pat
     assert sum(report["visitors"].values()) == len(table)
     assert report["verdicts"]["treatment"]["decision"] in {"ship", "inconclusive", "stop"}
     assert (shop.reports / "experiments" / f"{NAME}.html").exists()
+    from orchestration.cli.status import collect_status, format_state
+
+    status = collect_status(shop)
+    assert status["experiments"][NAME]["visitors"] == report["visitors"]
+    assert f"Experiment {NAME} (running" in format_state(status)
