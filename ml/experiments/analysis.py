@@ -45,7 +45,7 @@ from ml.experiments.statistics import (
     verdict,
     welch,
 )
-from ml.schema import EVENT_COLUMNS, EXPOSURE_COLUMNS, GUEST_PREFIX
+from ml.schema import GUEST_PREFIX
 
 PRE_PERIOD_DAYS = 28
 OUTCOMES = ("view", "impression", "click", "add_to_cart", "purchase")
@@ -254,16 +254,3 @@ def _finite(values: dict) -> dict:
     """JSON-ready: NaN and infinities as None."""
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
             for k, v in values.items()}
-
-
-def no_data_report(experiment: Experiment, as_of: datetime) -> dict:
-    return analyse(experiment, _empty_exposures(), _empty_events(), as_of)
-
-
-def _empty_exposures() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in EXPOSURE_COLUMNS.items()})
-
-
-def _empty_events() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in EVENT_COLUMNS.items()})
-

@@ -263,8 +263,6 @@ def _status(args: argparse.Namespace, home: TailorHome) -> int:
 
 def _report(args: argparse.Namespace, home: TailorHome) -> int:
     from ml.experiments.design import read_definitions
-    from orchestration.lib.governance import write_governance_page
-    from orchestration.lib.runner import run_pipeline
 
     names = [e.name for e in read_definitions(home.experiments).experiments]
     if args.name:
@@ -276,17 +274,11 @@ def _report(args: argparse.Namespace, home: TailorHome) -> int:
     drained = drain_stream(home)
     if drained is not None:
         print(f"tailor: drained the event stream: {drained}", file=sys.stderr)
-    if not run_pipeline(home, job_name="experiment_registry_job").success:
-        return _fail("experiment_registry failed (see the run in the Dagster UI)")
     reports = {}
     for name in names:
-        result = run_pipeline(home, job_name="experiment_reports_job", partition_key=name)
-        if not result.success:
-            return _fail(f"experiment_report {name}: {_failure(result)}")
-        reports[name] = json.loads((home.reports / "experiments" / f"{name}.json").read_text())
-    from orchestration.cli.status import model_store
-
-    write_governance_page(home.reports, model_store(home))
+        reports[name] = run_pipeline_report(home, name)
+        if reports[name] is None:
+            return _fail(f"experiment_report {name} failed (see the run in the Dagster UI)")
     if args.json:
         print(json.dumps(reports, indent=2, default=str))
         return 0
