@@ -15,9 +15,11 @@
                            the reports and the model card
     challenger.py          everything a promoted model carries, built and written once
     bundle.py, consent.py  the serving bundle's files; the consent snapshot it carries
-    kernels.py, online.py  compiled steps training and serving share; per-request scoring
+    kernels.py             compiled steps training and serving share
+    online/                what serving computes per request: the scorer, a visitor's profile,
+                           how an event changes it (rules.py, from the model's card), live rows
     monitoring.py          Evidently drift reports against the model's own reference
-    experiments/           A/B tests: definitions and sticky assignment (design.py), the
+    experiments/           A/B tests: definitions (design.py), sticky assignment (assignment.py), the
                            statistics (scipy/statsmodels), power, the verdict, the per-visitor
                            analysis and report (analysis.py)
     simulation/            the traffic simulator: visitors with the synthetic truth's tastes

@@ -94,3 +94,19 @@ class StreamGauges:
             self.lag.labels(group=group.name).set(group.lag_seconds)
             self.pending.labels(group=group.name).set(group.pending)
             self.undelivered.labels(group=group.name).set(group.lag)
+
+
+class Counters:
+    """The labelled children of `Metrics`' counters, kept: prometheus_client's `labels()` costs
+    microseconds per call, and every answer counts something."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._children: dict[tuple, object] = {}
+
+    def __call__(self, name: str, **labels: str):
+        key = (name, *labels.values())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self.metrics, name).labels(**labels)
+        return child

@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import secrets
 import sys
 import threading
@@ -53,13 +52,13 @@ import bentoml
 from starlette.responses import JSONResponse
 
 from serving import GC_THRESHOLDS, GIL_SWITCH_INTERVAL_S, MODEL_NAME
+from serving.answers import LookupError404
 from serving.batching import BoosterThread, MicroBatcher, one_by_one
-from serving.engine import Engine, LookupError404, ModelNotLoaded
+from serving.engine import Engine
 from serving.http import ApiGuard
 from serving.logs import configure_logging, log_event
 from serving.metrics import Metrics
 from serving.openapi import docs_page, openapi_document, service_version
-from serving.rules import load_settings
 from serving.schemas import (
     CrossSellRequest,
     EventsRequest,
@@ -74,6 +73,8 @@ from serving.schemas import (
     SimilarItemsRequest,
     error_body,
 )
+from serving.settings import environment, load_settings
+from serving.state import ModelNotLoaded
 from serving.stream.exposures import ExposureLog
 from serving.stream.intake import EventIntake, StreamUnavailable
 from serving.stream.local_redis import URL_ENV
@@ -112,7 +113,7 @@ def _from_this_machine(ctx: bentoml.Context) -> bool:
 @bentoml.service(
     name="Recommender",
     traffic={"timeout": 10},
-    workers=int(os.environ.get("TAILOR_SERVING_WORKERS", "1")),
+    workers=environment().serving_workers,
     logging={"access": {"enabled": False}},  # it logs paths and would log ids
 )
 class Recommender:
@@ -284,7 +285,7 @@ class Recommender:
 
 def _event_stream():
     """(stream, intake) on `TAILOR_REDIS_URL`, or (None, None) without one."""
-    url = os.environ.get(URL_ENV)
+    url = environment().redis_url
     if not url:
         return None, None
     from serving.stream.profiles import ProfileStore

@@ -1,10 +1,13 @@
 """The loaded model as serving holds it: `ModelState`, everything one model version needs to
 answer (bundle, compiled scorer, consent, id maps, category and trending orders, segment scores),
-and `Candidates`, the ordered item lists the engine's answers are built from."""
+and `ModelHolder`, its lifecycle: load, swap in a newer `tailor:latest`, re-read consent."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +18,13 @@ from ml.candidates import AlsParams
 from ml.consent import ConsentSnapshot, load_consent
 from ml.online.live import LiveEvents, LiveRows, events_after
 from ml.online.profile import Profile
+from ml.online.rules import ProfileRules, rules_for
 from ml.online.scorer import OnlineScorer
 from ml.schema import GUEST_PREFIX
-from serving.rules import ServingSettings
-from serving.stream.profiles import ProfileRules, rules_for
+from serving.answers.candidates import Candidates
+from serving.logs import log_event
+from serving.metrics import Metrics
+from serving.settings import ServingSettings
 
 
 @dataclass(frozen=True)
@@ -147,38 +153,88 @@ def _segment_scores(folder: Path, index) -> dict[str, np.ndarray]:
     return scores
 
 
-@dataclass
-class Candidates:
-    """An ordered list of item indices with score, source and (optional) anchor item per entry."""
+class ModelNotLoaded(Exception):
+    """No model is loaded yet: the service answers 503."""
 
-    items: np.ndarray
-    scores: np.ndarray
-    sources: np.ndarray
-    anchors: np.ndarray
 
-    @classmethod
-    def ranked(cls, scores: np.ndarray, source: str) -> Candidates:
-        order = np.argsort(-scores, kind="stable")
-        return cls(order, scores[order].astype(np.float64), np.full(len(order), source, object),
-                   np.full(len(order), -1, dtype=np.int64))
+class ModelHolder:
+    """The `ModelState` serving now, and how it changes: `load`, `reload_latest` (a newer
+    `tailor:latest`), `refresh_consent` (a changed consent file). A new state is built beside the
+    serving one and swapped in by one reference assignment, so requests in flight finish on the
+    state they started with; `on_swap` callbacks drop what was derived from the old one."""
 
-    @classmethod
-    def empty(cls) -> Candidates:
-        return cls(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, dtype=object),
-                   np.zeros(0, np.int64))
+    def __init__(self, settings: ServingSettings, metrics: Metrics,
+                 on_swap: Callable[[ModelState], None] = lambda state: None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.on_swap = on_swap
+        self.state: ModelState | None = None
+        self.load_error: str | None = None
+        self._lock = threading.Lock()
+        self._failed_tag: str | None = None
+        self._consent_mtime: float | None = self._consent_file_mtime()
 
-    def then(self, other: Candidates) -> Candidates:
-        """This list followed by the entries of `other` not already in it."""
-        fresh = (~np.isin(other.items, self.items, kind="table") if len(self.items)
-                 else np.ones(len(other.items), dtype=bool))
-        return Candidates(np.concatenate([self.items, other.items[fresh]]),
-                          np.concatenate([self.scores, other.scores[fresh]]),
-                          np.concatenate([self.sources, other.sources[fresh]]),
-                          np.concatenate([self.anchors, other.anchors[fresh]]))
+    def current(self) -> ModelState:
+        state = self.state
+        if state is None:
+            raise ModelNotLoaded("the model is still loading")
+        return state
 
-    def take(self, positions: np.ndarray) -> Candidates:
-        return Candidates(self.items[positions], self.scores[positions],
-                          self.sources[positions], self.anchors[positions])
+    def load(self, folder: Path, tag: str) -> ModelState:
+        state = ModelState.load(folder, tag, self.settings)
+        self._swap(state)
+        return state
 
-    def where(self, mask: np.ndarray) -> Candidates:
-        return self.take(np.flatnonzero(mask))
+    def _swap(self, state: ModelState) -> None:
+        previous = self.state
+        self.state = state  # one reference assignment: requests in flight keep their state
+        self.on_swap(state)
+        self.metrics.serving(state.version, state.tag,
+                             (previous.version, previous.tag) if previous else None)
+        log_event("model_loaded", model_version=state.version, model_tag=state.tag,
+                  previous_version=previous.version if previous else None,
+                  consent_source=state.consent.source, segments=sorted(state.segment_scores),
+                  contender=state.scorer.source or "hybrid",
+                  predictor=state.scorer.predict.path if state.scorer.predict else "source scores")
+
+    def reload_latest(self, find_latest, force: bool = False) -> tuple[bool, str]:
+        """Load `find_latest()` -> (tag, folder) if its tag differs from the serving one. A tag
+        that failed to load is retried only when forced (POST /reload), not by every check."""
+        with self._lock:
+            tag, folder = find_latest()
+            if self.state is not None and self.state.tag == tag:
+                return False, tag
+            if tag == self._failed_tag and not force:
+                return False, tag
+            previous = self.state.version if self.state else None
+            try:
+                self._swap(ModelState.load(Path(folder), tag, self.settings))
+            except Exception as exc:
+                self._failed_tag = tag
+                self.metrics.reloads.labels(outcome="failed").inc()
+                log_event("model_reload_failed", model_tag=tag, error=type(exc).__name__,
+                          level=logging.ERROR)
+                raise
+            self._failed_tag = None
+            self.metrics.reloads.labels(outcome="loaded").inc()
+            log_event("model_reloaded", model_tag=tag, previous_version=previous)
+            return True, tag
+
+    def _consent_file_mtime(self) -> float | None:
+        path = self.settings.consent_path
+        return path.stat().st_mtime if path is not None and path.exists() else None
+
+    def refresh_consent(self) -> bool:
+        """Re-read the consent file of the settings when it changed (a customer who opts out is
+        honoured within one check, not at the next model); the bundle's own snapshot is fixed."""
+        with self._lock:
+            state, mtime = self.state, self._consent_file_mtime()
+            if state is None or mtime is None or mtime == self._consent_mtime:
+                return False
+            consent = load_consent(state.folder, self.settings.consent_path,
+                                   self.settings.consent_default)
+            self._consent_mtime = mtime
+            if consent.source != str(self.settings.consent_path):
+                return False  # the bundle carries its own snapshot, which wins
+            self._swap(replace(state, consent=consent))
+            return True

@@ -9,13 +9,13 @@ assignment, and one experiment end to end over HTTP. Writes docs/benchmarks/expe
    probability of buying and the expected revenue under each. The true lift is their mean
    difference over the customers.
 2. In process, many experiments: visitors drawn at random from the customers, split by the real
-   assignment (ml.experiments.design.Assigner, a new salt per experiment), outcomes drawn from
+   assignment (ml.experiments.assignment.Assigner, a new salt per experiment), outcomes drawn from
    those probabilities; the real tests (ml.experiments.statistics) then judge them:
    - A/A (both arms control): share of significant results at 95%; SRM alarms on the fair split;
    - A/B: share of 95% intervals covering the true lift (conversion and revenue per visitor);
      observed power against statsmodels' prediction for the planned sample;
    - SRM: a 51/49 split where 50/50 was planned, at 100,000 visitors.
-3. Assignment cost: `Engine._assign` per call, and homepage answers with and without an
+3. Assignment cost: `PublishedExperiments.assignment` per call, and homepage answers with and without an
    experiment in the same run.
 4. End to end: a new homepage experiment (`tailor experiment create`, planned by the power
    calculation), `tailor simulate-traffic` with --visitors through the real service (2 workers),
@@ -38,7 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from ml.experiments.design import Assigner, Experiment  # noqa: E402
+from ml.experiments.assignment import Assigner  # noqa: E402
+from ml.experiments.design import Experiment  # noqa: E402
 from ml.experiments.statistics import (  # noqa: E402
     Mean,
     Proportion,
@@ -59,8 +60,8 @@ def truth(home: Path):
     from orchestration.lib.env import TailorHome
     from serving import promoted_bundle
     from serving.engine import Engine
-    from serving.rules import ServingSettings
     from serving.schemas import HomepageRequest
+    from serving.settings import ServingSettings
 
     shoppers = shoppers_of(TailorHome(home))
     engine = Engine(ServingSettings(cache_size=0, request_logs=False))
@@ -167,14 +168,14 @@ def assignment_cost(engine, shoppers, home: Path) -> dict:
     calls = 100_000
     started = time.perf_counter()
     for n in range(calls):
-        engine._assign(state, "homepage", users[n % len(users)], None, None)
+        engine.published.assignment(state, "homepage", users[n % len(users)], None, None)
     without = time.perf_counter() - started  # no experiment loaded: the early return
-    from ml.experiments.design import read_published
+    from ml.experiments.assignment import read_published
 
     engine.experiments = read_published(path)
     started = time.perf_counter()
     for n in range(calls):
-        engine._assign(state, "homepage", users[n % len(users)], f"d{n}", None)
+        engine.published.assignment(state, "homepage", users[n % len(users)], f"d{n}", None)
     with_experiment = time.perf_counter() - started
     # the same answers with and without the experiment: visitors it puts in treatment (control's
     # trending answers are cheaper, and would hide the assignment's cost)
@@ -302,7 +303,7 @@ def write(aa, ab, srm, cost, e2e, base, treated, per_arm, predicted, customers, 
         f"{ok[abs(ab['significant'] - predicted) <= 0.05]} |",
         f"| SRM: 51/49 where 50/50 was planned flagged at 100,000 visitors in >= 99% | "
         f"{srm['flagged']:.1%} of {srm['runs']} | {ok[srm['flagged'] >= 0.99]} |",
-        f"| assignment adds <= 0.05 ms per request | `Engine._assign` {cost['assign_ms']:.4f} ms "
+        f"| assignment adds <= 0.05 ms per request | `PublishedExperiments.assignment` {cost['assign_ms']:.4f} ms "
         f"per call ({cost['no_experiment_ms']:.4f} ms with no experiment); homepage answers "
         f"{cost['homepage_without_ms']:.3f} ms without, {cost['homepage_with_ms']:.3f} ms with an "
         f"experiment (visitors in treatment, best of 3 interleaved rounds, cache off) | "

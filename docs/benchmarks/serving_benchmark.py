@@ -160,8 +160,8 @@ def engine_steps(home: Path, ids: list[str], seconds: float) -> dict:
     from serving import GC_THRESHOLDS
     from serving.engine import Engine
     from serving.logs import configure_logging
-    from serving.rules import load_settings
     from serving.schemas import RecommendRequest
+    from serving.settings import load_settings
 
     configure_logging()
     logging.getLogger("tailor.serving").handlers[0].setStream(open(os.devnull, "w"))

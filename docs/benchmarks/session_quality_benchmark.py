@@ -48,8 +48,8 @@ from ml.sources.contract import check_live_event, live_time_text  # noqa: E402
 from ml.sources.synthetic import SyntheticParams, generate_store  # noqa: E402
 from serving import TELEMETRY_OFF  # noqa: E402
 from serving.engine import engine_for  # noqa: E402
-from serving.rules import ServingSettings  # noqa: E402
 from serving.schemas import RecommendContext, RecommendRequest  # noqa: E402
+from serving.settings import ServingSettings  # noqa: E402
 
 FIRST = 3  # events of a session the answer has seen
 TARGETS = ("add_to_cart", "purchase")

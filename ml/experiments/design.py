@@ -1,5 +1,5 @@
 """Experiments as data: what an experiment is, the file that defines a shop's experiments, the
-edits a started experiment refuses, and which arm a visitor gets.
+edits a started experiment refuses, and the file published for the service.
 
 The definitions file (`<TAILOR_HOME>/experiments.yaml` unless told otherwise) is meant to be kept
 in the shop's version control; `tailor experiment create|stop` edit it, the `experiment_registry`
@@ -18,12 +18,7 @@ asset checks it against every version the warehouse holds and publishes what the
         end_at: null                       # set by `tailor experiment stop`
         planned_visitors: 24000            # per arm, from the power calculation (planning:)
 
-Assignment (`Assigner.arm`) is a pure function of (salt, unit): the first 8 bytes of
-BLAKE2b(salt:unit) as a number in [0, 1), cut by the cumulative weights. The same visitor gets
-the same arm in every request, worker and restart, and an experiment with a new salt reshuffles
-everyone. The unit is the visitor (`unit_of`): the first anonymous visitor stitched to the
-customer, else the request's anonymous id, else the customer id, so an anonymous visitor keeps
-the arm when they sign in.
+Which arm a visitor gets: ml/experiments/assignment.py.
 """
 
 from __future__ import annotations
@@ -31,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from bisect import bisect_right
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -245,71 +239,6 @@ def detectable(planning: Planning, visitors_per_arm: int) -> float:
     return mde_rate(planning.baseline_rate, visitors_per_arm, planning.alpha, planning.power)
 
 
-# -- assignment ------------------------------------------------------------------------------------
-
-
-SCALE = 2 ** 64
-
-
-def bucket(salt: str, unit: str) -> int:
-    """The visitor's position in [0, 2^64): BLAKE2b, so stable across processes and Pythons
-    (unlike `hash()`, which is salted per process)."""
-    return int.from_bytes(hashlib.blake2b(f"{salt}:{unit}".encode(), digest_size=8).digest(),
-                          "big")
-
-
-def unit_of(user_id: str | None, anonymous_id: str | None,
-            stitched: tuple[str, ...] = ()) -> str:
-    """The randomization unit: the first anonymous visitor stitched to the customer (profile
-    key "anon:<id>"), else the request's anonymous id, else the customer id."""
-    if stitched:
-        return stitched[0]
-    if anonymous_id:
-        return f"anon:{anonymous_id}"
-    return f"user:{user_id}"
-
-
-class Assigner:
-    """The arm of a unit in one experiment; thresholds precomputed (a request pays one hash)."""
-
-    def __init__(self, experiment: Experiment) -> None:
-        self.experiment = experiment
-        self.names = [v.name for v in experiment.variants]
-        self.serves = {v.name: v.serves for v in experiment.variants}
-        cumulative, running = [], 0.0
-        for weight in experiment.weights()[:-1]:
-            running += weight
-            cumulative.append(int(running * SCALE))
-        self._thresholds = cumulative
-
-    def arm(self, unit: str) -> str:
-        return self.names[bisect_right(self._thresholds, bucket(self.experiment.salt, unit))]
-
-
-class Running:
-    """The experiments the service applies: per placement, the one running at a given time."""
-
-    def __init__(self, definitions: Definitions | None = None, version: str = "") -> None:
-        definitions = definitions or Definitions()
-        self.version = version
-        self.assigners: dict[str, list[Assigner]] = {}
-        for experiment in definitions.experiments:
-            self.assigners.setdefault(experiment.placement, []).append(Assigner(experiment))
-
-    def at(self, placement: str, now: datetime) -> Assigner | None:
-        for assigner in self.assigners.get(placement, ()):
-            if assigner.experiment.running(now):
-                return assigner
-        return None
-
-    def names(self, now: datetime) -> list[str]:
-        return sorted(a.experiment.name for group in self.assigners.values() for a in group
-                      if a.experiment.running(now))
-
-    def __bool__(self) -> bool:
-        return bool(self.assigners)
-
-
 # -- what the service reads ------------------------------------------------------------------------
 
 
@@ -327,9 +256,3 @@ def write_published(path: Path, definitions: Definitions) -> str:
                                      **definitions.model_dump(mode="json")}, indent=1))
     temporary.replace(path)  # a worker reading it sees the old file or the new one, whole
     return version
-
-
-def read_published(path: Path) -> Running:
-    data = json.loads(path.read_text())
-    version = data.pop("version", "")
-    return Running(parse_definitions(data, str(path)), version)

@@ -6,7 +6,9 @@ from the row's content), `event_type` (default `purchase`), `session_id`, `quant
 `order_id`, `dwell_seconds`, `placement`, `request_id`.
 products (optional): `item_id` plus any of `title, description, category_path, brand, price,
 in_stock, created_at`. customers (optional): `user_id` plus any customer column of ml.schema.
-Columns outside the contract are ignored. The full format is in docs/data-contract.md.
+Columns outside the contract are ignored; `columns` maps a shop's own names onto the contract's
+(per table, e.g. {"events": {"user": "user_id"}}: the settings file's [columns]). The full
+format is in docs/data-contract.md.
 
 CSV files may be separated by `,`, `;`, tab or `|`: given as `sep`, or found from the header.
 `check_files` reads only the headers, so a caller can reject a bad file before starting a run.
@@ -49,9 +51,12 @@ def load_files(
     products: str | Path | None = None,
     customers: str | Path | None = None,
     sep: str | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
 ) -> RawSource:
-    """Read the files onto the contract. `sep`: the CSV separator (default: found per file)."""
-    events_frame = _read_checked(Path(events), EVENTS, sep)
+    """Read the files onto the contract. `sep`: the CSV separator (default: found per file);
+    `columns`: per table, the shop's column names -> the contract's."""
+    columns = columns or {}
+    events_frame = _read_checked(Path(events), EVENTS, sep, columns.get("events"))
     if "event_type" not in events_frame:
         events_frame = events_frame.assign(event_type="purchase")
     if "event_id" not in events_frame:
@@ -59,8 +64,8 @@ def load_files(
     return RawSource(
         name="files",
         events=events_frame,
-        products=_optional(products, PRODUCTS, sep),
-        customers=_optional(customers, CUSTOMERS, sep),
+        products=_optional(products, PRODUCTS, sep, columns.get("products")),
+        customers=_optional(customers, CUSTOMERS, sep, columns.get("customers")),
     )
 
 
@@ -69,6 +74,7 @@ def check_files(
     products: str | Path | None = None,
     customers: str | Path | None = None,
     sep: str | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
 ) -> list[str]:
     """What would stop `load_files` before any row is read: one line per problem, each naming
     the file, the missing columns, the columns outside the contract and the expected ones.
@@ -84,12 +90,14 @@ def check_files(
         if path is None:
             continue
         try:
-            columns = read_header(Path(path), sep)
+            header = read_header(Path(path), sep)
         except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
             text = str(error)
             problems.append(text if str(path) in text else f"{path}: {text}")
             continue
-        problem = _header_problem(Path(path), kind, columns, sep)
+        mapping = (columns or {}).get(kind.name) or {}
+        problem = _header_problem(Path(path), kind, [mapping.get(c, c) for c in header], sep,
+                                  mapping)
         if problem:
             problems.append(problem)
     return problems
@@ -188,15 +196,18 @@ def _first_line(path: Path) -> str:
     return ""
 
 
-def _header_problem(path: Path, kind: _Kind, columns: list[str], sep: str | None) -> str | None:
+def _header_problem(path: Path, kind: _Kind, columns: list[str], sep: str | None,
+                    mapping: dict[str, str] | None = None) -> str | None:
+    """`columns`: the header after `mapping` (the settings file's [columns.<table>])."""
     missing = [c for c in kind.required if c not in columns]
     if not missing:
         return None
+    mapped = f", after [columns.{kind.name}] {mapping}" if mapping else ""
     unknown = [c for c in columns if c not in kind.columns]
     optional = [c for c in kind.columns if c not in kind.required]
     text = (
         f"{path}: {kind.name} file is missing required column(s) {missing}; "
-        f"it has {columns}"
+        f"it has {columns}{mapped}"
     )
     if unknown:
         text += f" (not in the contract, ignored: {unknown})"
@@ -205,18 +216,21 @@ def _header_problem(path: Path, kind: _Kind, columns: list[str], sep: str | None
         hint = [s for s in SEPARATORS if s in columns[0]]
         if hint:
             text += f"; the header was read as one column (separator {used}): is it {hint[0]!r}?"
-    return text + f"; expected {list(kind.required)} and optionally {optional}"
+    return text + (f"; expected {list(kind.required)} and optionally {optional} (other names: "
+                   f"map them in the settings file's [columns.{kind.name}], docs/settings.md)")
 
 
-def _read_checked(path: Path, kind: _Kind, sep: str | None) -> pd.DataFrame:
-    frame = read_table(path, dtype=str, sep=sep)
-    problem = _header_problem(path, kind, list(frame.columns), normalize_separator(sep))
+def _read_checked(path: Path, kind: _Kind, sep: str | None,
+                  mapping: dict[str, str] | None = None) -> pd.DataFrame:
+    frame = read_table(path, dtype=str, sep=sep).rename(columns=mapping or {})
+    problem = _header_problem(path, kind, list(frame.columns), normalize_separator(sep), mapping)
     if problem:
         raise ValueError(problem)
     return frame[[c for c in kind.columns if c in frame.columns]]
 
 
-def _optional(path: str | Path | None, kind: _Kind, sep: str | None) -> pd.DataFrame:
+def _optional(path: str | Path | None, kind: _Kind, sep: str | None,
+              mapping: dict[str, str] | None = None) -> pd.DataFrame:
     if path is None:
         return pd.DataFrame(columns=list(kind.columns))
-    return _read_checked(Path(path), kind, sep)
+    return _read_checked(Path(path), kind, sep, mapping)

@@ -24,6 +24,8 @@ class SourceRequest:
     products_path: str | None = None
     customers_path: str | None = None
     sep: str | None = None  # CSV separator of the files source; None: found from each header
+    # files source: per table, the shop's column names -> the contract's (settings [columns])
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
     simulated: DriftParams = field(default_factory=DriftParams)  # simulated-days
 
@@ -72,6 +74,7 @@ def load_source(request: SourceRequest, now: datetime | None = None,
         raw = load_rees46(request.events_path)
     else:
         raw = load_files(
-            request.events_path, request.products_path, request.customers_path, sep=request.sep
+            request.events_path, request.products_path, request.customers_path, sep=request.sep,
+            columns=request.columns,
         )
     return LoadedSource(validate_source(raw, now=now), truth={})

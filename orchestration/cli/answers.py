@@ -53,7 +53,7 @@ def _champion_engine(home: TailorHome):
         )
         return None
     from serving.engine import engine_for
-    from serving.rules import load_settings
+    from serving.settings import load_settings
 
     settings = load_settings().model_copy(update={"cache_size": 0, "request_logs": False})
     return engine_for(Path(champion["path"]), champion["tag"], settings)

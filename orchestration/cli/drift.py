@@ -44,6 +44,7 @@ def _simulate_drift(args: argparse.Namespace, home: TailorHome) -> int:
     import dagster as dg
 
     from orchestration.lib.runner import run_pipeline
+    from orchestration.lib.settings import home_settings
 
     started = time.monotonic()
     arrival = run_pipeline(home, simulated_batch(args), job_name="ingest_tailor_job")
@@ -74,7 +75,8 @@ def _simulate_drift(args: argparse.Namespace, home: TailorHome) -> int:
     from orchestration.lib.promotions import run_decision
 
     retrained = run_pipeline(
-        home, job_name="retrain_tailor_job", op_config=tuning_config(args), tags=request.tags
+        home, job_name="retrain_tailor_job", op_config=tuning_config(args, home_settings().tuning),
+        tags=request.tags,
     )
     outcome = run_outcome(retrained)
     after = model_store(home).champion()

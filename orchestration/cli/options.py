@@ -27,28 +27,35 @@ def add_tuning_trials(parser: argparse.ArgumentParser,
     parser.add_argument(
         "--tuning-trials",
         type=int,
-        default=4,
+        default=None,
         metavar="N",
         help=f"Optuna trials per study {stage}, within model_tuning's seconds budget; "
-        "1 = the starting settings",
+        "1 = the starting settings (default: [tuning] trials of the settings file, else 4)",
     )
     parser.add_argument(
         "--tuning-seconds",
         type=float,
         default=None,
         metavar="S",
-        help="seconds for all tuning studies (default: model_tuning's, 30); each study still "
-        "runs its starting settings",
+        help="seconds for all tuning studies (default: [tuning] seconds of the settings file, "
+        "else model_tuning's, 30); each study still runs its starting settings",
     )
 
 
-def tuning_config(args: argparse.Namespace) -> dict:
+def tuning_config(args: argparse.Namespace, settings=None) -> dict:
     """--tuning-trials (at least one trial per study) and --tuning-seconds as the op config of
-    model_tuning."""
-    trials = max(args.tuning_trials, 1)
+    model_tuning; an option not given takes the settings file's [tuning] value
+    (orchestration.lib.settings.TuningSettings), else the default."""
+    from orchestration.lib.settings import TuningSettings
+
+    settings = settings or TuningSettings()
+    given = args.tuning_trials
+    trials = max(given if given is not None else settings.trials, 1)
     config = {"source_trials": trials, "ranker_trials": trials}
-    if getattr(args, "tuning_seconds", None) is not None:
-        config["seconds"] = max(args.tuning_seconds, 0.0)
+    seconds = getattr(args, "tuning_seconds", None)
+    seconds = seconds if seconds is not None else settings.seconds
+    if seconds is not None:
+        config["seconds"] = max(seconds, 0.0)
     return {"model_tuning": config}
 
 

@@ -40,6 +40,13 @@ def add_parsers(commands) -> None:
         help="CSV separator of the files source: one character or tab, comma, semicolon, pipe "
         "(default: found from each file's header)",
     )
+    run.add_argument(
+        "--config",
+        type=Path,
+        help="the shop's settings file (docs/settings.md: column names, gate thresholds, "
+        "tuning budget, serving rules): checked, then kept as this home's tailor.toml for "
+        "later runs and the service (default: the home's tailor.toml, if any)",
+    )
     add_synthetic_options(run)
     run.set_defaults(handler=_run)
 
@@ -79,7 +86,8 @@ def demo_as_run(args: argparse.Namespace) -> argparse.Namespace:
 
     return build_parser().parse_args(["run", "--source", "synthetic", "--size", args.size,
                                       "--seed", str(args.seed),
-                                      "--tuning-trials", str(args.tuning_trials),
+                                      *(["--tuning-trials", str(args.tuning_trials)]
+                                        if args.tuning_trials is not None else []),
                                       *(["--tuning-seconds", str(args.tuning_seconds)]
                                         if args.tuning_seconds is not None else [])])
 
@@ -97,11 +105,17 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
         print(f"error: --sep: only the files source takes a separator, not {args.source}",
               file=sys.stderr)
         return 2
+    try:
+        settings = _settings(args, home)
+    except ValueError as error:
+        print(f"error: --config: {error}", file=sys.stderr)
+        return 2
     if args.source == "files":
         from ml.sources.files import check_files
 
         # Headers first: a wrong column costs a second here, not a Dagster start-up.
-        problems = check_files(args.events, args.products, args.customers, args.sep)
+        problems = check_files(args.events, args.products, args.customers, args.sep,
+                               settings.columns.model_dump())
         if problems:
             for problem in problems:
                 print(f"error: {problem}", file=sys.stderr)
@@ -115,15 +129,30 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
         "synthetic_seed": args.seed,
         "as_of": args.as_of,
         "sep": args.sep,
+        **({"columns": settings.columns.model_dump()} if args.source == "files" else {}),
     }
+    from orchestration.defs.checks import data_gate_op_config
     from orchestration.lib.runner import run_pipeline
 
     print(f"tailor: running the pipeline on {args.source} (home {home.root})", file=sys.stderr)
     started = time.monotonic()
-    outcome = run_outcome(run_pipeline(home, config, op_config=tuning_config(args)))
+    op_config = {**data_gate_op_config(settings.gate_thresholds()),
+                 **tuning_config(args, settings.tuning)}
+    outcome = run_outcome(run_pipeline(home, config, op_config=op_config))
     elapsed = time.monotonic() - started
     print(format_summary(collect_status(home), outcome, elapsed))
     return 1 if outcome == "failed" else 0
+
+
+def _settings(args: argparse.Namespace, home: TailorHome):
+    """The run's settings: --config (checked, then installed as the home's tailor.toml), else
+    the file the environment names (TAILOR_CONFIG, else the home's tailor.toml), else defaults."""
+    from orchestration.lib.settings import home_settings, install_settings
+
+    if args.config is not None:
+        path = install_settings(args.config, home.root)
+        print(f"tailor: settings from {args.config}, kept as {path}", file=sys.stderr)
+    return home_settings()
 
 
 def run_outcome(result) -> str:

@@ -67,9 +67,11 @@ def _stream_worker(args: argparse.Namespace, home: TailorHome) -> int:
     import signal
     import threading
 
+    from ml.online.rules import rules_from_bundle
     from orchestration.cli.status import model_store
+    from orchestration.lib.seeds import event_type_weights
     from serving.stream.local_redis import redis_for
-    from serving.stream.profiles import ProfileStore, rules_from_bundle
+    from serving.stream.profiles import ProfileStore
     from serving.stream.redis_stream import RedisEventStream, connect
     from serving.stream.worker import StreamWorker, WorkerSettings
 
@@ -90,7 +92,7 @@ def _stream_worker(args: argparse.Namespace, home: TailorHome) -> int:
         if args.consumer:
             settings.consumer = args.consumer
         worker = StreamWorker(RedisEventStream(client), ProfileStore(client),
-                              rules_from_bundle(folder), client, settings)
+                              rules_from_bundle(folder, event_type_weights()), client, settings)
         print(f"tailor stream-worker {settings.consumer}: model {tag or 'none yet'}", flush=True)
         checked = time.monotonic()
         while not stop.is_set():
@@ -100,7 +102,7 @@ def _stream_worker(args: argparse.Namespace, home: TailorHome) -> int:
                 try:
                     newer, folder = promoted()
                     if newer != tag:
-                        tag, worker.rules = newer, rules_from_bundle(folder)
+                        tag, worker.rules = newer, rules_from_bundle(folder, event_type_weights())
                         print(f"tailor stream-worker {settings.consumer}: model {tag}",
                               flush=True)
                 except Exception as error:  # a bundle being written: keep the rules we have

@@ -56,7 +56,8 @@ def collect_status(home: TailorHome) -> dict:
     from orchestration.lib.reports import read_reports
 
     runs, promotion = _from_instance(home)
-    state: dict = {"home": str(home.root), "runs": runs, "load": None, "tables": {}}
+    state: dict = {"home": str(home.root), "runs": runs, "load": None, "tables": {},
+                   "settings": _settings()}
     if home.warehouse.exists():
         from orchestration.lib.warehouse import DuckDBWarehouse
 
@@ -88,15 +89,15 @@ def stream_status(home: TailorHome) -> dict:
     """The event stream (length, dead letters, per consumer group pending, undelivered and lag)
     and its durability setting; read only, and it starts no Redis: one that is not running is
     reported so."""
-    import os
-
     import redis
 
-    from serving.stream.local_redis import URL_ENV, local_url
+    from serving.settings import environment
+    from serving.stream.local_redis import local_url
     from serving.stream.redis_stream import RedisEventStream, connect
 
-    url = os.environ.get(URL_ENV) or local_url(home.root)
-    where = "TAILOR_REDIS_URL" if os.environ.get(URL_ENV) else "this home's local Redis"
+    shops = environment().redis_url
+    url = shops or local_url(home.root)
+    where = "TAILOR_REDIS_URL" if shops else "this home's local Redis"
     try:
         stream = RedisEventStream(connect(url))
         return {"running": True, "where": where, **stream.stats().to_dict(),
@@ -157,6 +158,18 @@ def model_store(home: TailorHome):
     return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
 
 
+def _settings() -> dict:
+    """The settings file in effect and what it changes from the defaults (or its error)."""
+    from orchestration.lib.settings import read_shop_settings
+    from serving.settings import environment
+
+    path = environment().settings_file
+    try:
+        return {"file": str(path) if path else None, "changed": read_shop_settings(path).changed()}
+    except ValueError as error:
+        return {"file": str(path), "error": str(error)}
+
+
 def format_summary(state: dict, outcome: str, elapsed: float) -> str:
     headline = {
         "succeeded": "Pipeline succeeded",
@@ -167,8 +180,19 @@ def format_summary(state: dict, outcome: str, elapsed: float) -> str:
     return f"\n{headline} in {elapsed:.0f} s\n" + format_state(state)
 
 
+def format_settings(settings: dict) -> str:
+    """The settings file in effect and what it changes, on one line."""
+    if settings.get("error"):
+        return f"Settings: INVALID: {settings['error']}"
+    if not settings.get("file"):
+        return "Settings: defaults (no settings file; docs/settings.md)"
+    changed = "; ".join(f"[{table}] " + ", ".join(f"{k} = {v}" for k, v in values.items())
+                        for table, values in settings["changed"].items())
+    return f"Settings: {settings['file']} ({changed or 'all defaults'})"
+
+
 def format_state(state: dict) -> str:
-    lines = []
+    lines = [format_settings(state.get("settings") or {})]
     load = state.get("load")
     if load:
         lines.append(f"Source {load['source']}, as of {load['as_of']}")

@@ -13,7 +13,8 @@ from datetime import datetime
 import dagster as dg
 import pandas as pd
 
-from expectations.suites import SUITES, SuiteParams, quarantine_breaches
+from expectations.params import SuiteParams
+from expectations.suites import SUITES, quarantine_breaches
 from expectations.validate import run_suite
 from ml.evaluation.protocols import SERVE_KEY
 from ml.point_in_time import TABLES
@@ -39,6 +40,9 @@ GATED_TABLES: dict[str, tuple[dg.AssetKey, str]] = {
 }
 
 _DEFAULT = {f.name: f.default for f in fields(SuiteParams)}
+# How a shop changes a threshold, said in every failing gate's description.
+HOW_TO_CHANGE = ("thresholds: the [gates] table of the settings file (`tailor run --config FILE`; "
+                 "docs/settings.md)")
 
 
 class DataGateConfig(dg.Config):
@@ -77,7 +81,8 @@ def suite_check(suite_name: str, asset: dg.AssetKey, relation: str) -> dg.AssetC
         return dg.AssetCheckResult(
             passed=summary.success,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=summary.describe_failures() or "all expectations met",
+            description=(f"{summary.describe_failures()}; {HOW_TO_CHANGE}" if not summary.success
+                         else "all expectations met"),
             metadata={
                 "evaluated_expectations": summary.evaluated,
                 "successful_expectations": summary.successful,
@@ -108,8 +113,9 @@ def quarantine_check(table: str) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=not breaches,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=_breach_text(breaches, quarantine)
-            or f"{quarantined:,} of {raw_rows:,} rows quarantined, within the limits",
+            description=(f"{_breach_text(breaches, quarantine)}; {HOW_TO_CHANGE}" if breaches
+                         else f"{quarantined:,} of {raw_rows:,} rows quarantined, within the "
+                         "limits"),
             metadata={
                 "raw_rows": raw_rows,
                 "quarantined_rows": quarantined,

@@ -1,6 +1,5 @@
 """Bindings of resource keys to a home's warehouse, dbt project, report folder and model stores."""
 
-import os
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -12,7 +11,8 @@ from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import JsonReportIOManager, ReportStore
 from orchestration.lib.stream import EventStreamResource
 from orchestration.lib.warehouse import DuckDBWarehouse
-from serving.stream.local_redis import URL_ENV, local_url
+from serving.settings import environment
+from serving.stream.local_redis import local_url
 
 
 def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
@@ -27,7 +27,7 @@ def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
                                             published=str(home.published_experiments),
                                             reports=str(home.reports / "experiments")),
         # the service's event stream: the shop's Redis, else the one `tailor serve` starts
-        "event_stream": EventStreamResource(url=os.environ.get(URL_ENV) or local_url(home.root)),
+        "event_stream": EventStreamResource(url=environment().redis_url or local_url(home.root)),
     }
 
 

@@ -2,7 +2,8 @@
 
 All state (DuckDB warehouse, Dagster home, BentoML home, reports) lives under one directory,
 `TAILOR_HOME` (default: `.tailor/` in the checkout), so two homes never touch each other. This is
-the only module that reads the environment; entry points call `configure_environment()` first.
+where an entry point sets the process environment up (`configure_environment()` first); what the
+environment says is read in one module, serving/settings.py (`environment()`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serving import TELEMETRY_OFF
+from serving.settings import environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +73,7 @@ class TailorHome:
 
 
 def tailor_home() -> TailorHome:
-    return TailorHome(Path(os.environ.get("TAILOR_HOME", REPO_ROOT / ".tailor")).resolve())
+    return TailorHome(environment().home.resolve())
 
 
 def configure_environment(home: TailorHome | None = None) -> TailorHome:

@@ -4,13 +4,13 @@ home's BentoML model store (the store serving loads `tailor:latest` from)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 
 from serving import MODEL_NAME
+from serving.settings import environment
 
 CARD = "model_card.json"
 KEEP_CHALLENGERS = 3  # challenger folders kept (newest first); older ones are deleted
@@ -90,8 +90,8 @@ class ModelStore(dg.ConfigurableResource):
         return {"_model_store": BentoModelStore(Path(self.bentoml_home) / "models")}
 
     def _public_default(self) -> dict:
-        home = os.environ.get("BENTOML_HOME", "")
-        if not home or Path(home).resolve() != Path(self.bentoml_home).resolve():
+        home = environment().bentoml_home
+        if home is None or home.resolve() != Path(self.bentoml_home).resolve():
             raise RuntimeError(
                 f"bentoml_home: this BentoML version has no store per folder, and this process's "
                 f"BENTOML_HOME ({home or 'unset'}) is not {self.bentoml_home}"

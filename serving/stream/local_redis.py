@@ -55,9 +55,11 @@ def server_argv(folder: Path, port: int = 0, socket: Path | None = None) -> list
 def redis_for(home_root: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
     """`TAILOR_REDIS_URL`, else the URL of this home's Redis: started if it is not running, and
     then stopped again when the block ends."""
-    environ = os.environ if environ is None else environ
-    if environ.get(URL_ENV):
-        yield environ[URL_ENV]
+    from serving.settings import environment
+
+    url = environment(environ).redis_url
+    if url:
+        yield url
         return
     started = start_local_redis(home_root)
     try:

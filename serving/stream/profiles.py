@@ -19,18 +19,15 @@ retried when another worker wrote them first (optimistic locking).
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import redis
 
-from ml.online.profile import Profile, apply_event, merge, profile_key
+from ml.online.profile import Profile, merge, profile_key
+from ml.online.rules import ProfileRules
 from ml.sources.contract import parse_live_time
-from serving import REPO_ROOT
 from serving.stream.redis_stream import encode
 
 PROFILE = "tailor:profile:"
@@ -41,50 +38,6 @@ APPLIED_TTL_S = 7 * 86_400  # longer than any redelivery: a claim comes within m
 INBOX_LIMIT = 1_000  # per visitor; older waiting events are still in the stream
 INBOX_TTL_S = 86_400
 MAX_RETRIES = 50
-WEIGHTS_SEED = REPO_ROOT / "transforms" / "seeds" / "event_type_weights.csv"
-DEFAULT_HALF_LIFE_DAYS = 30.0  # dbt's default, when no model says otherwise
-
-
-@dataclass(frozen=True)
-class ProfileRules:
-    """What applying an event needs from the serving model: each item's category (unknown
-    items: None), the event-type weights and the decay half-life."""
-
-    category_of: Callable[[str], str | None]
-    weights: dict[str, float]
-    half_life_s: float
-
-    def apply(self, profile: Profile, event: dict) -> Profile:
-        return apply_event(profile, event, self.category_of(event["item_id"]), self.weights,
-                           self.half_life_s)
-
-
-def event_weights(path: Path = WEIGHTS_SEED) -> dict[str, float]:
-    """The event-type weights of dbt's seed: the one definition training uses too."""
-    with path.open() as f:
-        return {row["event_type"]: float(row["weight"]) for row in csv.DictReader(f)}
-
-
-def rules_for(card: dict | None, categories: dict[str, str]) -> ProfileRules:
-    """The rules of a serving model: its card's event weights (the seed's, for a card from
-    before they were recorded) and half-life (dbt's default without a model), its items'
-    categories."""
-    card = card or {}
-    weights = card.get("event_weights") or event_weights()
-    days = card.get("data_window", {}).get("half_life_days", DEFAULT_HALF_LIFE_DAYS)
-    return ProfileRules(categories.get, weights, float(days) * 86_400)
-
-
-def rules_from_bundle(folder: Path | None) -> ProfileRules:
-    """`rules_for` the bundle in `folder` (the promoted model, what the workers load)."""
-    if folder is None:
-        return rules_for(None, {})
-    from ml.bundle import load_bundle
-
-    bundle = load_bundle(folder)
-    catalog = bundle.model.index.catalog
-    return rules_for(bundle.metadata, dict(zip(catalog.item_ids.tolist(),
-                                               catalog.category.tolist(), strict=True)))
 
 
 @dataclass(frozen=True)

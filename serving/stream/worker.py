@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 import redis
 
+from ml.online.rules import ProfileRules
 from serving.stream.base import Entry, EventStream
 from serving.stream.exposures import EXPOSURE
-from serving.stream.profiles import ProfileRules, ProfileStore
+from serving.stream.profiles import ProfileStore
 from serving.stream.redis_stream import PROFILES_GROUP as GROUP
 
 ERRORS = "tailor:events:errors"  # entry id -> the last error applying it (for its dead letter)

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from expectations.suites import SUITES, SuiteParams, quarantine_breaches
+from expectations.params import SuiteParams
+from expectations.suites import SUITES, quarantine_breaches
 from expectations.validate import run_suite
 from ml.sources.contract import RawSource, validate_source
 from ml.sources.files import load_files

@@ -11,7 +11,8 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from expectations.suites import SUITES, SuiteParams
+from expectations.params import SuiteParams
+from expectations.suites import SUITES
 from expectations.validate import CDN_ASSETS, RESULTS_FOLDER, VENDOR, run_suite
 
 AS_OF = datetime(2026, 10, 31, 23, 0)

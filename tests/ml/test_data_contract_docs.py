@@ -6,7 +6,7 @@ from dataclasses import MISSING, fields
 from datetime import datetime
 from pathlib import Path
 
-from expectations.suites import SuiteParams
+from expectations.params import SuiteParams
 from ml.sources.contract import validate_source
 from ml.sources.files import load_files
 

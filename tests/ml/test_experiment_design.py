@@ -11,18 +11,14 @@ from datetime import datetime, timedelta
 import pytest
 from scipy import stats
 
+from ml.experiments.assignment import Assigner, Running, bucket, read_published, unit_of
 from ml.experiments.design import (
-    Assigner,
     DefinitionError,
     Definitions,
     Experiment,
-    Running,
-    bucket,
     check_edits,
     parse_definitions,
     read_definitions,
-    read_published,
-    unit_of,
     write_definitions,
     write_published,
 )
@@ -110,7 +106,7 @@ def test_assignment_is_sticky_and_splits_by_the_weights():
 
 def test_assignment_is_the_same_in_another_process():
     units = [f"anon:v{i}" for i in range(50)]
-    code = ("from ml.experiments.design import bucket; import sys; "
+    code = ("from ml.experiments.assignment import bucket; import sys; "
             f"print(','.join(str(bucket('s3cr3t-salt', u)) for u in {units!r}))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()

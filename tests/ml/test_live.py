@@ -17,14 +17,21 @@ from ml.evaluation.protocols import serve_split
 from ml.neighbors import recent_profile
 from ml.online.live import LiveRows, UserTables, events_after
 from ml.online.profile import Profile
+from ml.online.rules import rules_for
 from ml.online.scorer import OnlineScorer
 from ml.point_in_time import USER_STATS
 from ml.ranking.features import FEATURES, pair_features
 from ml.ranking.hybrid import Recommender
 from ml.ranking.training import RankerParams, TrainingParams, train
 from ml.sources.contract import check_live_event, live_time_text
-from serving.stream.profiles import rules_for
-from tests.builders import feature_store, interactions, products, small_store, split_features
+from tests.builders import (
+    event_weights,
+    feature_store,
+    interactions,
+    products,
+    small_store,
+    split_features,
+)
 
 HALF_LIFE_DAYS = 30.0  # the builders' default, and a card's without a data window
 
@@ -100,7 +107,7 @@ def _live(model, user: str, events: list[dict]):
     index = model.index
     categories = dict(zip(index.catalog.item_ids.tolist(), index.catalog.category.tolist(),
                           strict=True))
-    rules = rules_for({}, categories)
+    rules = rules_for({}, categories, event_weights())
     composer = LiveRows(index, AlsParams(factors=8), rules.half_life_s / 86_400)
     item_index = {item: i for i, item in enumerate(index.catalog.item_ids.tolist())}
     live = events_after(_profile(rules, user, events).recent, composer.cutoff, item_index,

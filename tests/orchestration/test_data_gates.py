@@ -93,7 +93,9 @@ def raw_gate_run(gates, home: TailorHome, path: Path, thresholds: dict | None):
         for name, values in gates.data_gate_op_config(thresholds or {}).items()
         if name.startswith("raw_events_") and thresholds is not None
     }
-    source = {"source": "files", "events_path": str(path), "sep": ";"}
+    # the shop's own column names, mapped as the settings file's [columns.events] says
+    columns = {"events": {"customer": "user_id", "product": "item_id", "when": "occurred_at"}}
+    source = {"source": "files", "events_path": str(path), "sep": ";", "columns": columns}
     return dg.materialize(
         [raw_shop_data, *raw_events_gates],
         resources=resources_for(home),
@@ -103,10 +105,10 @@ def raw_gate_run(gates, home: TailorHome, path: Path, thresholds: dict | None):
 
 
 @pytest.mark.integration
-def test_gate_thresholds_and_the_separator_are_run_config(gates, tmp_path):
+def test_gate_thresholds_the_separator_and_column_names_are_run_config(gates, tmp_path):
     path = tmp_path / "events.csv"  # ;-separated, 12 events, one of them dated day-first
     rows = [f"u{i};i{i};2026-10-01T{i:02d}:00:00Z" for i in range(11)] + ["u11;i11;01/10/2026"]
-    path.write_text("user_id;item_id;occurred_at\n" + "\n".join(rows) + "\n")
+    path.write_text("customer;product;when\n" + "\n".join(rows) + "\n")
     home = TailorHome(tmp_path / "home")
 
     strict = checks_of(raw_gate_run(gates, home, path, thresholds=None))
@@ -114,6 +116,8 @@ def test_gate_thresholds_and_the_separator_are_run_config(gates, tmp_path):
     assert strict["raw_events_quarantine_within_limits"].description.startswith(
         "unparsable_timestamp: 1 of 12 rows (8.3%) quarantined, limit 5.0%"
     )
+    for check in ("raw_events_quarantine_within_limits", "raw_events_pass_suite"):
+        assert strict[check].description.endswith(gates.HOW_TO_CHANGE)  # says how to change it
 
     loose = {"min_events": 10, "min_users": 5, "min_items": 5}
     loose |= {"max_quarantine_share_by_reason": {"unparsable_timestamp": 0.1}}

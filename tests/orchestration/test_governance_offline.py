@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from expectations.suites import SUITES, SuiteParams
+from expectations.params import SuiteParams
+from expectations.suites import SUITES
 from expectations.validate import run_suite
 from ml.sources.contract import validate_source
 from ml.sources.rees46 import load_rees46

@@ -26,7 +26,7 @@ from ml.ranking.training import TrainingParams, train
 from ml.sources.synthetic import SyntheticParams, generate_store
 from serving import serve_command
 from serving.process import free_port, start_until_ready, stop
-from tests.builders import interactions, products, split_features
+from tests.builders import event_weights, interactions, products, split_features
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION_1, VERSION_2 = "test-v1", "test-v2"
@@ -55,7 +55,8 @@ def build_trained(root: Path) -> TrainedBundle:
     split = serve_split(log, cutoff)
     model = train(log, catalog, split, params, split_features(log, catalog, split))
     folder = root / "v1"
-    save_bundle(model, folder, {"version": VERSION_1, "params": params.to_dict()})
+    save_bundle(model, folder, {"version": VERSION_1, "params": params.to_dict(),
+                                "event_weights": event_weights()})  # as ml.challenger records
 
     index = model.index
     with_history = [u for u in index.user_ids.tolist() if index.history[index.user_index[u]].nnz]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from serving_support import VERSION_1, VERSION_2, with_version
 
-from serving.engine import Engine, LookupError404
-from serving.rules import ServingSettings
+from serving.answers import LookupError404
+from serving.engine import Engine
 from serving.schemas import (
     CrossSellRequest,
     HomepageRequest,
@@ -22,6 +22,7 @@ from serving.schemas import (
     RecommendRequest,
     SimilarItemsRequest,
 )
+from serving.settings import ServingSettings
 
 pytestmark = pytest.mark.integration
 

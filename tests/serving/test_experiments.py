@@ -14,8 +14,8 @@ from serving_support import VERSION_1
 
 from ml.experiments.design import Definitions, Experiment, write_published
 from serving.engine import Engine
-from serving.rules import ServingSettings
 from serving.schemas import HomepageRequest, RecommendRequest
+from serving.settings import ServingSettings
 
 pytestmark = pytest.mark.integration
 

@@ -4,14 +4,15 @@ validation per event, durability before the 2xx, unknown items kept and marked, 
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
 import pytest
 from serving_support import run_worker_until_applied, serve_with_stream, stop_server
 
-from serving.stream.profiles import ProfileStore, event_weights, rules_for
+from ml.online.rules import rules_for
+from orchestration.lib.seeds import event_type_weights
+from serving.stream.profiles import ProfileStore
 from serving.stream.redis_stream import RedisEventStream, connect
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,7 @@ def test_a_stream_worker_applies_what_the_service_accepted_once(live, stream_red
                                                                 tmp_path):
     customer, items = known
     store = ProfileStore(connect(stream_redis.url))
-    rules = rules_for(None, {})
+    rules = rules_for(None, {}, event_type_weights())
     body = {"events": [event(f"w{n}", customer, items[n % 3], "purchase" if n == 5 else "view")
                        for n in range(6)]}
     assert live.post("events", body).json()["accepted"] == [f"w{n}" for n in range(6)]
@@ -120,6 +121,10 @@ def test_without_a_configured_stream_events_are_refused_with_503(server, known):
     assert "TAILOR_REDIS_URL" in response.json()["error"]
 
 
-def test_the_weights_come_from_dbt_s_seed():
-    assert event_weights()["purchase"] > event_weights()["view"] > 0
-    assert json.dumps(rules_for({"event_weights": {"view": 2.0}}, {}).weights) == '{"view": 2.0}'
+def test_a_model_s_card_carries_its_weights_and_a_card_without_them_is_refused():
+    seed = event_type_weights()
+    assert seed["purchase"] > seed["view"] > 0
+    assert rules_for({"event_weights": {"view": 2.0}}, {}, seed).weights == {"view": 2.0}
+    assert rules_for(None, {}, seed).weights == seed  # no model promoted yet: the seed's
+    with pytest.raises(ValueError, match="event_weights"):
+        rules_for({}, {})

@@ -14,7 +14,8 @@ import pytest
 from serving_support import VERSION_1, promote, run_worker_until_applied, start_server, stop_server
 
 from ml.experiments.analysis import visitors
-from ml.experiments.design import Assigner, Definitions, Experiment, write_definitions
+from ml.experiments.assignment import Assigner
+from ml.experiments.design import Definitions, Experiment, write_definitions
 from orchestration.defs.sensors import DRAIN_CONFIG
 from orchestration.lib.env import TailorHome
 from orchestration.lib.experiments import events_since, exposures_of, recorded

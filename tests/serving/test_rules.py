@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from ml.consent import ConsentSnapshot, load_consent, read_consent_file, save_consent
-from serving.rules import AnswerCache, ServingSettings, allowed_mask, diversify, load_settings
+from serving.cache import AnswerCache
+from serving.rules import allowed_mask, diversify
+from serving.settings import ServingSettings, load_settings
 
 
 class Clock:
@@ -65,9 +65,9 @@ def test_cache_of_size_zero_stores_nothing():
 
 
 def test_settings_come_from_defaults_then_file_then_environment(tmp_path):
-    config = tmp_path / "serving.json"
-    config.write_text(json.dumps({"max_category_share": 0.3, "cache_size": 5}))
-    settings = load_settings({"TAILOR_SERVING_CONFIG": str(config),
+    config = tmp_path / "tailor.toml"
+    config.write_text("[serving]\nmax_category_share = 0.3\ncache_size = 5\n")
+    settings = load_settings({"TAILOR_CONFIG": str(config),
                               "TAILOR_SERVING_CACHE_SIZE": "7",
                               "TAILOR_SERVING_EXCLUDE_PURCHASED": "true",
                               "TAILOR_CONSENT_PATH": "/data/consent.csv"})
@@ -81,10 +81,16 @@ def test_settings_come_from_defaults_then_file_then_environment(tmp_path):
 def test_settings_reject_bad_values_naming_the_variable(tmp_path):
     with pytest.raises(ValueError, match="TAILOR_SERVING_MAX_CATEGORY_SHARE"):
         load_settings({"TAILOR_SERVING_MAX_CATEGORY_SHARE": "2"})
-    toml = tmp_path / "serving.toml"
-    toml.write_text("cache_ttl_s = -1\n")
-    with pytest.raises(ValueError, match="CACHE_TTL_S"):
-        load_settings({"TAILOR_SERVING_CONFIG": str(toml)})
+    toml = tmp_path / "tailor.toml"
+    toml.write_text("[serving]\ncache_ttl_s = -1\n")
+    with pytest.raises(ValueError, match=r"\[serving\] cache_ttl_s in .*tailor.toml"):
+        load_settings({"TAILOR_CONFIG": str(toml)})
+    # without TAILOR_CONFIG, the home's tailor.toml
+    with pytest.raises(ValueError, match="cache_ttl_s"):
+        load_settings({"TAILOR_HOME": str(tmp_path)})
+    toml.write_text("[serving\n")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_settings({"TAILOR_CONFIG": str(toml)})
 
 
 def test_consent_false_opts_out_and_unrecorded_users_get_the_default(tmp_path):

@@ -10,12 +10,14 @@ import time
 import pytest
 import redis
 
-from serving.stream.profiles import ProfileRules, ProfileStore, event_weights
+from ml.online.rules import ProfileRules
+from orchestration.lib.seeds import event_type_weights
+from serving.stream.profiles import ProfileStore
 from serving.stream.redis_stream import DEAD_LETTERS, RedisEventStream, connect
 from serving.stream.worker import GROUP, StreamWorker, WorkerSettings
 
 CATEGORY = {"shoe-1": "shoes", "shoe-2": "shoes", "hat-1": "hats"}
-RULES = ProfileRules(CATEGORY.get, event_weights(), 30 * 86_400.0)
+RULES = ProfileRules(CATEGORY.get, event_type_weights(), 30 * 86_400.0)
 
 
 def event(n, user="u1", item="shoe-1", kind="view", anonymous=None, minute=0):

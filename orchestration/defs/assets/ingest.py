@@ -44,6 +44,8 @@ class RawShopDataConfig(dg.Config):
     customers_path: str | None = None
     # CSV separator of the files source (",", ";", "tab", "|"); None: found from each header.
     sep: str | None = None
+    # files source: per table, the shop's column names -> the contract's (settings [columns])
+    columns: dict[str, dict[str, str]] = {}
     synthetic_size: Literal["small", "1m"] = "small"
     synthetic_seed: int = 7
     # simulated-days (append only): the next days of the stored shop, with a shift in behaviour.
@@ -69,6 +71,7 @@ class RawShopDataConfig(dg.Config):
             products_path=self.products_path,
             customers_path=self.customers_path,
             sep=self.sep,
+            columns=self.columns,
             synthetic=replace(
                 SyntheticParams.preset(self.synthetic_size), seed=self.synthetic_seed
             ),

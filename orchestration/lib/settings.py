@@ -1,0 +1,140 @@
+"""The one settings file a shop edits: `tailor.toml` in its Tailor home (`tailor run --config FILE`
+checks a file and installs it there; `TAILOR_CONFIG` may name another). Every table is optional;
+what a table leaves out keeps its default. docs/settings.md documents every key.
+
+    [columns.events]          # the shop's column -> the contract's (docs/data-contract.md)
+    user = "user_id"
+    item = "item_id"
+    time = "occurred_at"
+
+    [gates]                   # the data gates' thresholds (expectations.suites.SuiteParams)
+    max_quantity = 100000
+
+    [tuning]                  # the tuning budget of model_tuning
+    trials = 8
+    seconds = 120
+
+    [serving]                 # the service's rules and cache (serving.settings.ServingSettings)
+    exclude_purchased = true
+
+`tailor run` turns the file into the run's config (gates -> every data gate, tuning ->
+model_tuning, columns -> raw_shop_data); the service reads its [serving] table itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from expectations.params import SuiteParams
+from ml.schema import CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS
+from serving.settings import SETTINGS_FILE, ServingSettings, read_settings_file
+
+CONTRACT_COLUMNS = {"events": EVENT_COLUMNS, "products": PRODUCT_COLUMNS,
+                    "customers": CUSTOMER_COLUMNS}
+_GATE_DEFAULTS = {f.name: f.default for f in fields(SuiteParams) if f.name != "as_of"}
+
+
+class ColumnMap(BaseModel):
+    """Per table of the files source, the shop's column names -> the contract's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: dict[str, str] = {}
+    products: dict[str, str] = {}
+    customers: dict[str, str] = {}
+
+    @field_validator("events", "products", "customers")
+    @classmethod
+    def _onto_the_contract(cls, mapping: dict[str, str], info) -> dict[str, str]:
+        contract = CONTRACT_COLUMNS[info.field_name]
+        unknown = sorted(set(mapping.values()) - set(contract))
+        if unknown:
+            raise ValueError(f"{unknown} are not contract columns; they are {list(contract)}")
+        targets = list(mapping.values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"{twice} named by more than one of the shop's columns")
+        return mapping
+
+
+class GateSettings(BaseModel):
+    """The data gates' thresholds; the defaults are SuiteParams'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_events: int = _GATE_DEFAULTS["min_events"]
+    max_staleness_days: float = _GATE_DEFAULTS["max_staleness_days"]
+    min_users: int = _GATE_DEFAULTS["min_users"]
+    min_items: int = _GATE_DEFAULTS["min_items"]
+    max_quantity: int = _GATE_DEFAULTS["max_quantity"]
+    max_quarantine_share: float = _GATE_DEFAULTS["max_quarantine_share"]
+    max_quarantine_share_per_reason: float = _GATE_DEFAULTS["max_quarantine_share_per_reason"]
+    max_quarantine_share_by_reason: dict[str, float] = {}
+
+    def model_post_init(self, _) -> None:
+        SuiteParams(as_of=datetime(2000, 1, 1), **self.model_dump())  # its own range checks
+
+
+class TuningSettings(BaseModel):
+    """model_tuning's budget: Optuna trials per study, and seconds for all studies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trials: int = Field(4, ge=1)
+    seconds: float | None = Field(None, ge=0)
+
+
+class ShopSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    columns: ColumnMap = ColumnMap()
+    gates: GateSettings = GateSettings()
+    tuning: TuningSettings = TuningSettings()
+    serving: ServingSettings = ServingSettings()
+
+    def gate_thresholds(self) -> dict:
+        """The thresholds the file changes (DataGateConfig fields), for every data gate."""
+        return self.gates.model_dump(exclude_defaults=True)
+
+    def changed(self) -> dict:
+        """What differs from the defaults, by table (what `tailor status` shows)."""
+        return {name: values for name in type(self).model_fields
+                if (values := getattr(self, name).model_dump(exclude_defaults=True, mode="json"))}
+
+
+def read_shop_settings(path: Path | None) -> ShopSettings:
+    """The settings in `path` (None: the defaults); a ValueError naming the file, the table and
+    key, and the reason."""
+    if path is None:
+        return ShopSettings()
+    data = read_settings_file(path)
+    try:
+        return ShopSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"[{'.'.join(map(str, e['loc'][:-1])) or e['loc'][0]}] "
+                             f"{e['loc'][-1]}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise ValueError(f"settings file {path}: {problems}") from None
+
+
+def home_settings() -> ShopSettings:
+    """The settings the environment names: TAILOR_CONFIG, else the home's tailor.toml."""
+    from serving.settings import environment
+
+    return read_shop_settings(environment().settings_file)
+
+
+def install_settings(source: Path, home_root: Path) -> Path:
+    """Check `source` and make it the home's settings file (what later commands, the service and
+    runs read); the checked copy's path."""
+    read_shop_settings(source)
+    target = home_root / SETTINGS_FILE
+    if source.resolve() != target.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return target
