@@ -19,9 +19,9 @@
     online/                what serving computes per request: the scorer, a visitor's profile,
                            how an event changes it (rules.py, from the model's card), live rows
     monitoring.py          Evidently drift reports against the model's own reference
-    experiments/           A/B tests: definitions (design.py), sticky assignment (assignment.py), the
-                           statistics (scipy/statsmodels), power, the verdict, the per-visitor
-                           analysis and report (analysis.py)
+    experiments/           A/B tests: definitions (design.py), sticky assignment
+                           (assignment.py), the statistics (scipy/statsmodels), power, the
+                           verdict, the per-visitor analysis and report (analysis.py)
     simulation/            the traffic simulator: visitors with the synthetic truth's tastes
                            against the real service
 """
