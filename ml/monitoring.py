@@ -574,7 +574,7 @@ def _header(report: str, run_id: str, champion: dict | None, params: MonitoringP
         "run_id": run_id,
         "created_at": datetime.utcnow().isoformat(timespec="seconds"),
         "reference_model": champion and champion["tag"],
-        "reference_version": champion and champion["metadata"].get("version"),
+        "reference_version": champion and champion["version"],
         "window_days": params.window_days,
         "retrain_threshold": params.retrain_threshold,
     }

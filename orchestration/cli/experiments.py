@@ -394,15 +394,13 @@ def _simulate(args: argparse.Namespace, home: TailorHome) -> int:
 
 
 def run_pipeline_report(home: TailorHome, name: str) -> dict | None:
-    from orchestration.cli.status import model_store
-    from orchestration.lib.governance import write_governance_page
     from orchestration.lib.runner import run_pipeline
 
     if not run_pipeline(home, job_name="experiment_registry_job").success:
         return None
     if not run_pipeline(home, job_name="experiment_reports_job", partition_key=name).success:
         return None
-    write_governance_page(home.reports, model_store(home))
+    run_pipeline(home, assets=["governance_page"])  # the page links the report
     return json.loads((home.reports / "experiments" / f"{name}.json").read_text())
 
 

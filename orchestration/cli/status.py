@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from orchestration.lib.env import TailorHome
 
@@ -45,9 +46,12 @@ def _status(args: argparse.Namespace, home: TailorHome) -> int:
 
 
 def _report(args: argparse.Namespace, home: TailorHome) -> int:
-    from orchestration.lib.governance import write_governance_page
+    from orchestration.lib.runner import run_pipeline
 
-    print(write_governance_page(home.reports, model_store(home)))
+    if not run_pipeline(home, assets=["governance_page"]).success:
+        print("error: the governance page failed (see the run in `tailor ui`)", file=sys.stderr)
+        return 1
+    print(home.reports / "index.html")
     return 0
 
 
@@ -155,7 +159,7 @@ def model_store(home: TailorHome):
     """This home's Bento model store: the champion, the versions, their artifacts."""
     from orchestration.lib.model_store import ModelStore
 
-    return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
+    return ModelStore(bentoml_home=str(home.bentoml))
 
 
 def _settings() -> dict:

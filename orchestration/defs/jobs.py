@@ -63,10 +63,13 @@ retrain_tailor_job = dg.define_asset_job(
     "and retrain_tailor_weekly_schedule).",
 )
 
-# A new batch of data: transforms, their gates, and the drift reports against the champion.
+# A new batch of data: transforms, their gates, and the drift reports against the champion
+# (tailor_bundle's stored output: the models are not trained again here).
+MODELS = dg.AssetSelection.groups("ranking", "serving")
 monitor_tailor_job = dg.define_asset_job(
     name="monitor_tailor_job",
-    selection=(dg.AssetSelection.groups("monitoring").upstream() - NOT_RELOADED) | RAW_TABLE_CHECKS,
+    selection=(dg.AssetSelection.groups("monitoring").upstream() - NOT_RELOADED - MODELS)
+    | RAW_TABLE_CHECKS | dg.AssetSelection.groups("governance"),
     description="Transform and validate the newest data and write the Evidently drift reports "
     "against the serving model's reference.",
 )

@@ -7,6 +7,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.lib.dbt_project import transforms_project
 from orchestration.lib.env import TailorHome, configure_environment
 from orchestration.lib.experiments import ExperimentFiles
+from orchestration.lib.model_folders import ModelFolderIOManager
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import JsonReportIOManager, ReportStore
 from orchestration.lib.stream import EventStreamResource
@@ -20,9 +21,11 @@ def resources_for(home: TailorHome) -> dict[str, dg.ConfigurableResource]:
         "warehouse": DuckDBWarehouse(path=str(home.warehouse)),
         "dbt": DbtCliResource(project_dir=transforms_project, target="local"),
         "reports": ReportStore(root=str(home.reports)),
-        # model_tuning, model_evaluation, challenger_model: <reports>/models/<asset>.json
+        # model_tuning, contender_*, model_evaluation, tailor_bundle: <reports>/models/<asset>.json
         "model_reports": JsonReportIOManager(folder=str(home.reports / "models")),
-        "model_store": ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)),
+        # challenger_model: the bundle folder, <artifacts>/challengers/<run id>/
+        "model_folders": ModelFolderIOManager(artifacts=str(home.artifacts)),
+        "model_store": ModelStore(bentoml_home=str(home.bentoml)),
         "experiment_files": ExperimentFiles(definitions=str(home.experiments),
                                             published=str(home.published_experiments),
                                             reports=str(home.reports / "experiments")),

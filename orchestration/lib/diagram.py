@@ -18,7 +18,7 @@ from orchestration.defs.loggers import TAILOR_GATES
 
 DBT_GROUPS = ("staging", "marts")
 GROUP_ORDER = ("ingest", "staging", "intermediate", "marts", "features", "ranking", "serving",
-               "monitoring", "experiments")
+               "monitoring", "experiments", "governance")
 
 
 def mermaid(defs: dg.Definitions) -> str:

@@ -8,8 +8,10 @@
   metrics) and the tuning trials (`models/model_tuning.json`);
 - each experiment's latest report (`experiments/<name>.html`: KPIs, SRM, verdict, lift plot);
 - a short model card per promoted version (data window, features, parameters, metrics, promotion
-  decision), read from `model_card.json` inside each bundle of the BentoML store.
-Only files that exist are linked. Written by `tailor report`.
+  decision), read from `model_card.json` inside each bundle of the BentoML store;
+- plots over time (orchestration/lib/governance_plots.py): NDCG@10 per model version, the drift
+  share per report, the rows and quarantine share per load.
+Only files that exist are linked. Written by the `governance_page` asset (and so `tailor report`).
 
 This module gathers plain data; `templates/governance.html` lays it out (autoescaped).
 """
@@ -23,10 +25,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from ml.candidates import SOURCES
 from ml.evaluation.reports import headline
 from ml.ranking.features import FEATURES
+from orchestration.lib.governance_plots import drift_plot, loads_plot, ndcg_plot
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.tables import METRIC_COLUMNS, metric_rows
 
@@ -52,20 +56,27 @@ ENVIRONMENT = Environment(
 ENVIRONMENT.filters.update(fixed=_fixed, thousands="{:,}".format, json=json.dumps)
 
 
-def write_governance_page(reports_root: Path, model_store: ModelStore) -> Path:
+def write_governance_page(reports_root: Path, model_store: ModelStore,
+                          loads: list[dict] | None = None) -> Path:
+    """`loads`: the raw-events loads over time ({"at", "raw_rows", "quarantined_rows"})."""
     root = Path(reports_root)
     root.mkdir(parents=True, exist_ok=True)
-    page = governance_page(root, list_versions(model_store), read_drift_runs(root))
+    page = governance_page(root, list_versions(model_store), read_drift_runs(root), loads or [])
     path = root / INDEX
     path.write_text(ENVIRONMENT.get_template("governance.html").render(page), encoding="utf-8")
     return path
 
 
-def governance_page(root: Path, versions: list[dict], drift_runs: list[dict]) -> dict:
-    """Everything the template shows, as plain data."""
+def governance_page(root: Path, versions: list[dict], drift_runs: list[dict],
+                    loads: list[dict] | None = None) -> dict:
+    """Everything the template shows, as plain data (the plots as inline SVG markup)."""
     tags = {v["tag"] for v in versions}
     models = root / "models"
+    cards = [version_card(root, version, drift_runs, serving=position == 0)
+             for position, version in enumerate(versions)]
     return {
+        "plots": {"ndcg": _markup(ndcg_plot(cards)), "drift": _markup(drift_plot(drift_runs)),
+                  "loads": _markup(loads_plot(loads or []))},
         "written_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
         "root": str(root),
         "serving": versions[0]["tag"] if versions else None,
@@ -84,10 +95,7 @@ def governance_page(root: Path, versions: list[dict], drift_runs: list[dict]) ->
         "metric_columns": METRIC_COLUMNS,
         "candidate_sources": list(SOURCES),
         "ranker_features": list(FEATURES),
-        "versions": [
-            version_card(root, version, drift_runs, serving=position == 0)
-            for position, version in enumerate(versions)
-        ],
+        "versions": cards,
         "unmatched_drift": [
             drift_row(root, run) for run in drift_runs if run["reference_model"] not in tags
         ],
@@ -95,6 +103,11 @@ def governance_page(root: Path, versions: list[dict], drift_runs: list[dict]) ->
             experiment_row(root, path) for path in sorted((root / "experiments").glob("*.json"))
         ],
     }
+
+
+def _markup(svg: str | None) -> Markup | None:
+    """Our own plot's SVG, inlined as it is (matplotlib escapes the text it draws)."""
+    return None if svg is None else Markup(svg)
 
 
 def experiment_row(root: Path, path: Path) -> dict:

@@ -1,5 +1,6 @@
-"""Where models live: challengers as folders under the home's artifacts, promoted models in the
-home's BentoML model store (the store serving loads `tailor:latest` from)."""
+"""Where promoted models live: the home's BentoML model store (the store serving loads
+`tailor:latest` from). Challengers are folders under the home's artifacts, written by the
+`model_folders` IO manager (orchestration/lib/model_folders.py)."""
 
 from __future__ import annotations
 
@@ -13,30 +14,13 @@ from serving import MODEL_NAME
 from serving.settings import environment
 
 CARD = "model_card.json"
-KEEP_CHALLENGERS = 3  # challenger folders kept (newest first); older ones are deleted
 
 
 class ModelStore(dg.ConfigurableResource):
-    """Challengers are plain folders under `artifacts/challengers/<run id>`; the champion is the
-    newest `tailor` model in the BentoML store under `bentoml_home` (a store per home, not the
-    process-wide default)."""
+    """The champion is the newest `tailor` model in the BentoML store under `bentoml_home` (a
+    store per home, not the process-wide default)."""
 
     bentoml_home: str
-    artifacts: str
-
-    def challenger_folder(self, run_id: str) -> Path:
-        return Path(self.artifacts) / "challengers" / run_id
-
-    def prune_challengers(self, keep: int = KEEP_CHALLENGERS) -> list[Path]:
-        """Delete all but the `keep` newest challenger folders; returns what was deleted."""
-        folders = sorted(
-            (p for p in (Path(self.artifacts) / "challengers").glob("*") if p.is_dir()),
-            key=lambda p: p.stat().st_mtime,
-            reverse=True,
-        )
-        for folder in folders[keep:]:
-            shutil.rmtree(folder)
-        return folders[keep:]
 
     def versions(self) -> list:
         """Every promoted `tailor` model (BentoML Model objects), newest first."""

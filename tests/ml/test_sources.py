@@ -316,11 +316,13 @@ def test_check_files_names_file_missing_unknown_and_expected_columns(tmp_path):
         "it has ['customer', 'item_id', 'when'] (not in the contract, ignored: "
         "['customer', 'when']); expected ['user_id', 'item_id', 'occurred_at'] and optionally "
         "['event_id', 'session_id', 'event_type', 'quantity', 'price', 'order_id', "
-        "'dwell_seconds', 'placement', 'request_id']",
+        "'dwell_seconds', 'placement', 'request_id'] (other names: map them in the settings "
+        "file's [columns.events], docs/settings.md)",
         f"{products}: products file is missing required column(s) ['item_id']; it has "
         "['sku', 'title'] (not in the contract, ignored: ['sku']); expected ['item_id'] and "
         "optionally ['title', 'description', 'category_path', 'brand', 'price', 'in_stock', "
-        "'created_at']",
+        "'created_at'] (other names: map them in the settings file's [columns.products], "
+        "docs/settings.md)",
         f"{tmp_path / 'nope.csv'}: no such file",
     ]
     # The same message as a run would fail with, so the pre-flight check and the run agree.
@@ -338,7 +340,8 @@ def test_check_files_passes_good_files_and_catches_what_reading_would(tmp_path):
         "the header was read as one column (separator '\\t'): is it ','?; expected "
         "['user_id', 'item_id', 'occurred_at'] and optionally ['event_id', 'session_id', "
         "'event_type', 'quantity', 'price', 'order_id', 'dwell_seconds', 'placement', "
-        "'request_id']"
+        "'request_id'] (other names: map them in the settings file's [columns.events], "
+        "docs/settings.md)"
     )
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "events.json").write_text("{}")

@@ -1,5 +1,6 @@
-"""Artifacts travel through the graph: reports are asset outputs, the gate's decision is its own
-metadata, `tailor_bundle` promotes the newest challenger that passed, and later data arrives
+"""Artifacts travel through the graph: reports are asset outputs, the challenger is a model folder
+handed to the gate and to `tailor_bundle`, the gate's decision is its own metadata, the drift
+reports and the governance page take the served model from `tailor_bundle`, and later data arrives
 through the ingest asset."""
 
 import json
@@ -24,7 +25,7 @@ FAST = {"model_tuning": {"source_trials": 1, "ranker_trials": 1}}
 
 
 def store(home: TailorHome) -> ModelStore:
-    return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
+    return ModelStore(bentoml_home=str(home.bentoml))
 
 
 def gate(result) -> dg.AssetCheckEvaluation:
@@ -44,7 +45,7 @@ def test_reports_are_asset_outputs_and_absent_values_have_no_entry(home):
     home, result = home
     folder = home.reports / "models"
     assert sorted(p.name for p in folder.glob("*.json")) == sorted([
-        "challenger_model.json", "model_evaluation.json", "model_tuning.json",
+        "tailor_bundle.json", "model_evaluation.json", "model_tuning.json",
         *(f"contender_{name}.json" for name in CONTENDERS)])
     ease = materialization(result, "contender_ease")
     assert 0 < ease["validation last_basket/all ndcg@10"] <= 1  # what competed, in the UI
@@ -53,9 +54,27 @@ def test_reports_are_asset_outputs_and_absent_values_have_no_entry(home):
     evaluation = materialization(result, "model_evaluation")
     assert evaluation["report"] == str(folder / "model_evaluation.json")
     assert "champion" not in evaluation and "champion_validation_ndcg@10" not in evaluation
-    challenger = json.loads((folder / "challenger_model.json").read_text())
-    assert challenger["version"] == materialization(result, "challenger_model")["version"]
+    challenger = materialization(result, "challenger_model")
+    trained = home.artifacts / "challengers" / result.run_id
+    assert challenger["folder"] == str(trained)  # the model_folders IO manager wrote it there
+    card = json.loads((trained / "model_card.json").read_text())
+    assert card["version"] == challenger["version"]
+    served = json.loads((folder / "tailor_bundle.json").read_text())
+    assert served["version"] == card["version"] and served["newly_promoted"] is True
     assert not (folder / "promotion.json").exists()  # the decision is the check's metadata
+
+
+def test_drift_reports_and_the_governance_page_say_which_model_they_judged(home):
+    home, result = home
+    served = materialization(result, "tailor_bundle")
+    for report in ("feature_drift_report", "prediction_drift_report", "target_drift_report"):
+        metadata = materialization(result, report)
+        assert (metadata["reference_model"], metadata["reference_version"]) == (
+            served["tag"], served["version"])
+    page = (home.reports / "index.html").read_text()
+    assert materialization(result, "governance_page")["page"] == str(home.reports / "index.html")
+    assert page.count("<svg") == 3  # NDCG per version, drift share per report, loads
+    assert served["tag"] in page
 
 
 def test_the_gate_decision_is_check_metadata_and_lands_in_the_model_card(home):
@@ -73,7 +92,7 @@ def test_the_gate_decision_is_check_metadata_and_lands_in_the_model_card(home):
                                                           "champion")}
 
 
-def test_tailor_bundle_alone_promotes_the_newest_passed_challenger_once(home):
+def test_tailor_bundle_alone_promotes_the_newest_challenger_once(home):
     home, _ = home
     before = store(home).versions()
     result = run_pipeline(home, assets=["tailor_bundle"])
@@ -105,7 +124,8 @@ def test_evaluating_again_promotes_a_new_version_judged_against_the_champion(hom
     promoted = store(home).champion()
     assert promoted["tag"] != serving
     assert promoted["metadata"]["version"] == decision["challenger_version"]
-    assert len(list((home.artifacts / "challengers").iterdir())) <= 3  # older ones pruned
+    folders = [p for p in (home.artifacts / "challengers").iterdir() if p.is_dir()]
+    assert len(folders) <= 3  # older ones pruned
 
 
 def decisions_of(home: TailorHome) -> list[dict]:

@@ -74,7 +74,7 @@ def test_a_file_losing_half_its_rows_to_mixed_date_formats_fails_the_raw_gate(tm
     assert started_steps(result).isdisjoint(
         {"transforms_dbt_assets", "model_tuning", "challenger_model", "tailor_bundle"}
     )
-    store = ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
+    store = ModelStore(bentoml_home=str(home.bentoml))
     assert store.champion() is None
 
 

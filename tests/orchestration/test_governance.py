@@ -210,6 +210,26 @@ def test_existing_files_are_relative_links_and_missing_ones_are_marked(page):
     assert not any("promotion.json" in href for href in hrefs)
 
 
+def test_plots_show_ndcg_per_version_and_drift_over_time_and_say_what_is_missing(page):
+    over_time = page.split("<h2>Over time</h2>")[1].split("</section>")[0]
+    assert over_time.count("<svg") == 2  # NDCG per version, drift share per report
+    assert "no load recorded" in over_time  # the fixture has no load history
+    assert "http" not in over_time.replace("http://www.w3.org/", "")  # nothing to fetch
+    assert "<metadata" not in over_time and "<script" not in over_time
+
+
+def test_the_loads_plot_shows_rows_and_quarantine_share_per_load(tmp_path):
+    from orchestration.lib.governance_plots import loads_plot
+
+    loads = [{"at": datetime(2026, 11, day), "raw_rows": 1000 * day, "quarantined_rows": day}
+             for day in (1, 2, 3)]
+    svg = loads_plot(loads)
+    assert svg.startswith("<svg") and svg.count("<path") > 3
+    assert loads_plot([]) is None
+    page = write_governance_page(tmp_path / "reports", FakeModelStore([]), loads).read_text()
+    assert page.split("<h2>Over time</h2>")[1].split("</section>")[0].count("<svg") == 1
+
+
 def test_html_in_a_value_is_escaped(page):
     assert "<script>" not in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page

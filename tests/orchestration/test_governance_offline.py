@@ -52,7 +52,7 @@ def home(tmp_path_factory, rees46_file) -> TailorHome:
     ]:
         summary = run_suite(SUITES[name](params), frame, data_docs_dir=reports.data_docs)
         reports.write_json("data_quality", name, summary.to_dict())
-    store = ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts))
+    store = ModelStore(bentoml_home=str(home.bentoml))
     write_governance_page(home.reports, store)
     return home
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import bentoml._internal.models.model as internal
 del internal.ModelStore
 from orchestration.lib.model_store import ModelStore
-store = ModelStore(bentoml_home=sys.argv[1], artifacts=sys.argv[2])
+store = ModelStore(bentoml_home=sys.argv[1])
 folder = Path(sys.argv[2]) / "challenger"
 folder.mkdir(parents=True, exist_ok=True)
 (folder / "model_card.json").write_text("{}")
@@ -55,7 +55,7 @@ def in_home(script: str, home, *args: str) -> dict:
 
 
 def test_the_store_of_a_home_is_the_one_bentoml_public_api_sees(tmp_path):
-    store = ModelStore(bentoml_home=str(tmp_path / "bentoml"), artifacts=str(tmp_path / "a"))
+    store = ModelStore(bentoml_home=str(tmp_path / "bentoml"))
     first = promote(store, tmp_path, "v1")
     second = promote(store, tmp_path, "v2")
     public = in_home(PUBLIC, tmp_path / "bentoml")
@@ -79,6 +79,6 @@ def test_the_fallback_refuses_a_store_that_is_not_this_processs(monkeypatch, tmp
 
     monkeypatch.delattr(internal, "ModelStore")
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "elsewhere"))
-    store = ModelStore(bentoml_home=str(tmp_path / "bentoml"), artifacts=str(tmp_path / "a"))
+    store = ModelStore(bentoml_home=str(tmp_path / "bentoml"))
     with pytest.raises(RuntimeError, match="bentoml_home: .* is not "):
         store.versions()

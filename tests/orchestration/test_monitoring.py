@@ -156,7 +156,7 @@ def test_a_report_from_a_training_run_does_not_request_another():
 
 
 def champion(home: TailorHome) -> dict | None:
-    return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)).champion()
+    return ModelStore(bentoml_home=str(home.bentoml)).champion()
 
 
 def started_steps(result) -> set[str]:
@@ -179,10 +179,15 @@ def home(tmp_path_factory):
 
 
 @pytest.mark.integration
-def test_first_run_has_no_reference_and_the_champion_carries_one(home):
+def test_the_first_run_judges_the_model_it_promoted_whose_bundle_carries_the_reference(home):
+    served = champion(home)
     status = collect_status(home)["drift"]["feature_drift"]
-    assert status["status"] == "no_reference" and status["drift_share"] is None  # not "0 drift"
-    reference = Path(champion(home)["path"]) / "reference"
+    # the drift reports run after tailor_bundle: they judge the model now serving, trained on
+    # this very data, so nothing has drifted
+    assert status["status"] == "ok" and status["reference_model"] == served["tag"]
+    assert status["reference_version"] == served["metadata"]["version"]
+    assert status["drift_share"] == 0.0 and status["dataset_drift"] is False
+    reference = Path(served["path"]) / "reference"
     assert {p.name for p in reference.iterdir()} >= {
         "user_features.parquet",
         "item_features.parquet",

@@ -39,7 +39,7 @@ def count(home: TailorHome, relation: str) -> int:
 
 
 def champion(home: TailorHome) -> dict | None:
-    return ModelStore(bentoml_home=str(home.bentoml), artifacts=str(home.artifacts)).champion()
+    return ModelStore(bentoml_home=str(home.bentoml)).champion()
 
 
 def purchases_csv(path, sep: str = ",") -> None:

@@ -1,6 +1,8 @@
 """Monitoring: Evidently drift reports of the newest data against the serving model's reference.
 
-The reference travels inside the champion's bundle (saved by `challenger_model`), so a report always
+Each report takes `tailor_bundle`'s output, the model serving now (tag, version, folder), as its
+input: the graph shows which model a report judged, and its metadata names the version. The
+reference travels inside that model's bundle (saved with the challenger), so a report always
 compares with what the serving model was trained on. Reports land under `<reports>/drift/runs/<run
 id>/` (Evidently HTML and JSON per table, plus our summary); `<reports>/drift/<report>.json` is
 the latest summary, which `tailor status` and the governance page read. `retrain_on_drift_sensor`
@@ -29,7 +31,6 @@ from ml.monitoring import (
 )
 from orchestration.defs.assets.transforms import POINT_IN_TIME_KEYS, mart_key
 from orchestration.lib.marts import point_in_time, training_data
-from orchestration.lib.model_store import ModelStore
 from orchestration.lib.reports import ReportStore
 from orchestration.lib.tables import drift_column_table
 from orchestration.lib.warehouse import DuckDBWarehouse
@@ -70,11 +71,11 @@ def feature_drift_report(
     config: FeatureDriftReportConfig,
     warehouse: DuckDBWarehouse,
     reports: ReportStore,
-    model_store: ModelStore,
+    tailor_bundle: dict,
 ) -> dg.MaterializeResult:
     """Drift of the feature marts (active users, catalog items) from the champion's reference."""
     params = config.to_params(retrain_threshold=config.retrain_threshold)
-    champion, reference = champion_reference(model_store)
+    champion, reference = tailor_bundle, load_reference(Path(tailor_bundle["path"]))
     if reference is None:
         return no_reference(context, reports, "feature_drift", champion, params)
     result = feature_drift(
@@ -98,12 +99,12 @@ def prediction_drift_report(
     config: PredictionDriftReportConfig,
     warehouse: DuckDBWarehouse,
     reports: ReportStore,
-    model_store: ModelStore,
+    tailor_bundle: dict,
 ) -> dg.MaterializeResult:
     """Re-ranker scores, recommended categories and sources: the champion at training time vs
     the champion's ranker on today's candidates."""
     params = config.to_params(sample_users=config.sample_users)
-    champion, reference = champion_reference(model_store)
+    champion, reference = tailor_bundle, load_reference(Path(tailor_bundle["path"]))
     if reference is None:
         return no_reference(context, reports, "prediction_drift", champion, params)
     bundle = load_bundle(Path(champion["path"]))
@@ -123,23 +124,16 @@ def target_drift_report(
     config: TargetDriftReportConfig,
     warehouse: DuckDBWarehouse,
     reports: ReportStore,
-    model_store: ModelStore,
+    tailor_bundle: dict,
 ) -> dg.MaterializeResult:
     """Session add-to-cart and conversion rates: the reference's last window vs the newest one."""
     params = config.to_params()
-    champion, reference = champion_reference(model_store)
+    champion, reference = tailor_bundle, load_reference(Path(tailor_bundle["path"]))
     if reference is None:
         return no_reference(context, reports, "target_drift", champion, params)
     interactions = warehouse.read_table("main.fct_interactions")
     result = target_drift(reference, interactions, current_as_of(warehouse), params)
     return persist(context, reports, result, champion, reference, warehouse, params)
-
-
-def champion_reference(model_store: ModelStore) -> tuple[dict | None, ReferenceSnapshot | None]:
-    champion = model_store.champion()
-    if champion is None:
-        return None, None
-    return champion, load_reference(Path(champion["path"]))
 
 
 def current_as_of(warehouse: DuckDBWarehouse) -> pd.Timestamp:
@@ -178,6 +172,7 @@ def persist(
             "dataset_drift": payload["dataset_drift"],
             "window_days": params.window_days,
             "reference_model": champion["tag"],
+            "reference_version": champion["version"],
             "rows": summary.rows,
             "stats": summary.stats,
             "html": dg.MetadataValue.path(str(folder / (files["html"] or [""])[0])),

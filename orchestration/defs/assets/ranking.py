@@ -4,15 +4,16 @@ on all data.
 `model_tuning`, the `contender_*` assets and `model_evaluation` (the selection) are reports: their
 output (a JSON-able dict) is stored by the `model_reports` IO manager
 (`<home>/reports/models/<asset>.json`) and loaded from there as the input of the asset downstream.
-`challenger_model`'s output is its descriptor (version, folder, card); the folder under the home's
-artifacts holds the bundle itself.
+`challenger_model`'s output is the challenger itself, written as a bundle folder by the
+`model_folders` IO manager (orchestration/lib/model_folders.py) and handed to the promotion gate
+and `tailor_bundle` as a `ModelFolder`.
 """
 
 from typing import Any, Literal
 
 import dagster as dg
 
-from ml.challenger import build_challenger, save_challenger
+from ml.challenger import Challenger, build_challenger
 from ml.evaluation.protocols import headline_protocol
 from ml.evaluation.reports import (
     assemble,
@@ -149,23 +150,16 @@ def evaluation_metadata(report: dict) -> dict:
 
 
 @dg.asset(group_name="ranking", deps=CHALLENGER_MARTS, kinds={"implicit", "xgboost"},
-          pool="duckdb", io_manager_key="model_reports")
+          pool="duckdb", io_manager_key="model_folders")
 def challenger_model(
-    context: dg.AssetExecutionContext,
-    model_evaluation: dict,
-    warehouse: DuckDBWarehouse,
-    model_store: ModelStore,
-) -> dg.Output[dict]:
+    context: dg.AssetExecutionContext, model_evaluation: dict, warehouse: DuckDBWarehouse
+) -> dg.Output[Challenger]:
     """The evaluated settings refit on everything up to as_of: the bundle serving would load."""
     log, catalog, windows = training_data(warehouse)
     challenger = build_challenger(log, catalog, windows, model_evaluation,
                                   challenger_marts(warehouse), point_in_time(warehouse),
                                   context.run.run_id, code_version())
-    folder = save_challenger(challenger, model_store.challenger_folder(context.run.run_id))
-    model_store.prune_challengers()  # the newest few stay, for review and promotion
     card = challenger.card
-    return dg.Output(
-        {"version": card["version"], "folder": str(folder), "card": card},
-        metadata={"version": card["version"], "folder": str(folder),
-                  "code_version": card["code_version"]},
-    )
+    return dg.Output(challenger, metadata={"version": card["version"],
+                                           "contender": card["contender"],
+                                           "code_version": card["code_version"]})

@@ -1,16 +1,19 @@
 """Promotion: the challenger enters BentoML's model store only past the blocking gate.
 
-The gate's decision is the check's own metadata (`decision`); `tailor_bundle` promotes the newest
-challenger that passed it, with the decision in its model card (orchestration/lib/promotions.py).
+The gate judges the challenger (`challenger_model`'s output, a `ModelFolder`) and keeps its
+decision in its own metadata (`decision`); `tailor_bundle` takes the same challenger as its input
+and promotes it as the gate decided, with the decision in its model card
+(orchestration/lib/promotions.py). Its output, the model now serving (tag, version, folder), is
+the input of the drift reports: the UI shows which model each report judged.
 """
 
 import dagster as dg
 
 from ml.evaluation.promotion import decide_promotion
-from ml.evaluation.reports import contender_ndcg
 from orchestration.defs.assets.ranking import challenger_model
+from orchestration.lib.model_folders import ModelFolder
 from orchestration.lib.model_store import ModelStore
-from orchestration.lib.promotions import decision_record, promote_latest_passed
+from orchestration.lib.promotions import decision_record, promote, verdict
 
 
 @dg.asset_check(
@@ -20,14 +23,14 @@ from orchestration.lib.promotions import decision_record, promote_latest_passed
     description="The selected contender is not worse than the champion on the headline "
     "protocol's validation split (a first run always passes).",
 )
-def challenger_beats_champion(challenger_model: dict, model_evaluation: dict
+def challenger_beats_champion(challenger_model: ModelFolder, model_evaluation: dict
                               ) -> dg.AssetCheckResult:
     champion_ndcg = model_evaluation["champion_validation_ndcg@10"]
     decision = decide_promotion(model_evaluation)
     record = decision_record(decision, challenger_model, model_evaluation["champion"])
     metadata = {"decision": dg.MetadataValue.json(record),
                 "challenger_ndcg@10": decision.challenger,
-                "challenger_version": challenger_model["version"],
+                "challenger_version": challenger_model.version,
                 "contender": model_evaluation["contender"]}
     if champion_ndcg is not None:  # no entry when there is no champion yet
         metadata["champion_ndcg@10"] = champion_ndcg
@@ -35,16 +38,13 @@ def challenger_beats_champion(challenger_model: dict, model_evaluation: dict
                                description="; ".join(decision.reasons), metadata=metadata)
 
 
-@dg.asset(group_name="serving", deps=[challenger_model], kinds={"bentoml"})
-def tailor_bundle(context: dg.AssetExecutionContext, model_store: ModelStore
-                  ) -> dg.MaterializeResult:
-    """The promoted model: the newest challenger that passed challenger_beats_champion, saved as
-    BentoML model `tailor` with the gate's decision in its model card."""
-    promoted = promote_latest_passed(context.instance, model_store)
-    card = promoted["card"]
-    metadata = {"tag": promoted["tag"], "version": card["version"],
-                "newly_promoted": promoted["new"], "contender": card["contender"]}
-    test_ndcg = contender_ndcg(card["test"], card["contender"])
-    if test_ndcg is not None:  # absent when the test split judged nobody
-        metadata["test_ndcg@10"] = test_ndcg
-    return dg.MaterializeResult(metadata=metadata)
+@dg.asset(group_name="serving", kinds={"bentoml"}, io_manager_key="model_reports")
+def tailor_bundle(context: dg.AssetExecutionContext, challenger_model: ModelFolder,
+                  model_store: ModelStore) -> dg.Output[dict]:
+    """The promoted model: the challenger, past challenger_beats_champion, saved as BentoML model
+    `tailor` with the gate's decision in its model card."""
+    served = promote(challenger_model, verdict(context.instance, challenger_model), model_store)
+    metadata = {k: served[k] for k in ("tag", "version", "newly_promoted", "contender")}
+    if served["test_ndcg@10"] is not None:  # absent when the test split judged nobody
+        metadata["test_ndcg@10"] = served["test_ndcg@10"]
+    return dg.Output(served, metadata=metadata)
