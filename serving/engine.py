@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml.experiments.assignment import Running
 from serving.answers import cross_sell, homepage, popular, recommend, similar_items
 from serving.answers.recommend import RecommendWork
 from serving.cache import AnswerCache
@@ -62,7 +61,9 @@ class Engine:
         self.cache.clear()
         self.visitors.forget()
 
-    # -- what the service, the CLI and tests set and read ------------------------------------------
+    # -- what the service, the CLI and tests read; they plug in the event stream's profile reads
+    # (visitors.profiles), where exposures go (recorder.exposures) and, in benchmarks, the
+    # running experiments (published.running) on the parts that own them
 
     @property
     def state(self) -> ModelState | None:
@@ -75,32 +76,6 @@ class Engine:
     @load_error.setter
     def load_error(self, error: str | None) -> None:
         self.models.load_error = error
-
-    @property
-    def profiles(self):
-        """(rules, [(user_id, anonymous_id)]) -> [Profile | None], None without a stream."""
-        return self.visitors.profiles
-
-    @profiles.setter
-    def profiles(self, read) -> None:
-        self.visitors.profiles = read
-
-    @property
-    def exposures(self):
-        """Where experiment exposures go (ExposureLog.put), None to log none."""
-        return self.recorder.exposures
-
-    @exposures.setter
-    def exposures(self, put) -> None:
-        self.recorder.exposures = put
-
-    @property
-    def experiments(self) -> Running:
-        return self.published.running
-
-    @experiments.setter
-    def experiments(self, running: Running) -> None:
-        self.published.running = running
 
     def load(self, folder: Path, tag: str) -> ModelState:
         return self.models.load(folder, tag)

@@ -137,9 +137,9 @@ class Recommender:
         self.stream, self.intake = _event_stream()
         self.exposure_log = None
         if self.intake is not None:  # answers read the online profiles the events build
-            self.engine.profiles = self.intake.profiles.current_many
+            self.engine.visitors.profiles = self.intake.profiles.current_many
             self.exposure_log = ExposureLog(self.stream, self.engine.metrics.exposures)
-            self.engine.exposures = self.exposure_log.put
+            self.engine.recorder.exposures = self.exposure_log.put
         threading.Thread(target=self._load_then_watch, name="tailor-model", daemon=True).start()
         if self.stream is not None:
             threading.Thread(target=self._watch_stream, name="tailor-stream", daemon=True).start()

@@ -67,6 +67,18 @@ def _profiles(state, rng: random.Random, keys: list[tuple[str | None, str | None
     return out
 
 
+def _plug(engine: Engine, name: str, value) -> None:
+    """Set the engine's profile reads, running experiments or exposure log, on the part that
+    owns it (visitors, published, recorder), or on the engine itself before the split."""
+    owners = {"profiles": ("visitors", "profiles"), "experiments": ("published", "running"),
+              "exposures": ("recorder", "exposures")}
+    owner, attribute = owners[name]
+    if hasattr(engine, owner):
+        setattr(getattr(engine, owner), attribute, value)
+    else:
+        setattr(engine, name, value)
+
+
 def fingerprint(folder: Path) -> dict[str, str]:
     engine = Engine(ServingSettings(request_logs=False, cache_size=0))
     engine.load(folder, "tailor:fingerprint")
@@ -102,7 +114,7 @@ def fingerprint(folder: Path) -> dict[str, str]:
 
     keys = [(u, None) for u in customers[::5]] + [(None, f"anon-{n}") for n in range(300)]
     profiles = _profiles(state, rng, keys)
-    engine.profiles = lambda rules, ids: [profiles.get(tuple(i)) for i in ids]
+    _plug(engine, "profiles", lambda rules, ids: [profiles.get(tuple(i)) for i in ids])
     groups["live"] = [ask(engine.recommend, RecommendRequest(user_id=u, anonymous_id=a, k=10))
                       for u, a in keys]
     groups["live"] += [ask(engine.homepage, HomepageRequest(user_id=u, anonymous_id=a, k=6))
@@ -115,9 +127,9 @@ def fingerprint(folder: Path) -> dict[str, str]:
         "variants": [{"name": "control", "weight": 50, "serves": "trending"},
                      {"name": "treatment", "weight": 50, "serves": "personalized"}],
         "start_at": datetime(2000, 1, 1), "planned_visitors": 100})
-    engine.experiments = Running(Definitions(experiments=[experiment]), "v")
+    _plug(engine, "experiments", Running(Definitions(experiments=[experiment]), "v"))
     exposures: list[dict] = []
-    engine.exposures = exposures.append
+    _plug(engine, "exposures", exposures.append)
     groups["experiment"] = [ask(engine.homepage, HomepageRequest(user_id=u, anonymous_id=a, k=6))
                             for u, a in keys + [(u, None) for u in customers[1::5]]]
     digests = {name: _digest(answers) for name, answers in groups.items()}

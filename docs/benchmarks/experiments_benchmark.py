@@ -172,7 +172,7 @@ def assignment_cost(engine, shoppers, home: Path) -> dict:
     without = time.perf_counter() - started  # no experiment loaded: the early return
     from ml.experiments.assignment import read_published
 
-    engine.experiments = read_published(path)
+    engine.published.running = read_published(path)
     started = time.perf_counter()
     for n in range(calls):
         engine.published.assignment(state, "homepage", users[n % len(users)], f"d{n}", None)
@@ -185,8 +185,8 @@ def assignment_cost(engine, shoppers, home: Path) -> dict:
         engine.homepage(HomepageRequest(user_id=user), "w")
     timings = {"without": [], "with": []}
     for label in ("without", "with") * 3:  # interleaved rounds: a noisy machine
-        engine.experiments = read_published(path) if label == "with" else type(
-            engine.experiments)()
+        engine.published.running = read_published(path) if label == "with" else type(
+            engine.published.running)()
         started = time.perf_counter()
         for user in users * 2:
             engine.homepage(HomepageRequest(user_id=user), "c")

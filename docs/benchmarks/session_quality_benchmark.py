@@ -142,7 +142,7 @@ def main() -> int:
         state = engine.state
         rules = state.profile_rules
         profiles: dict[tuple, Profile | None] = {}
-        engine.profiles = lambda _, ids: [profiles.get(i) for i in ids]
+        engine.visitors.profiles = lambda _, ids: [profiles.get(i) for i in ids]
         per_user = {u: rows for u, rows in after.sort_values(["occurred_at", "event_id"]
                                                               ).groupby("user_id")}
         scores: dict[str, list[float]] = {name: [] for name in (

@@ -7,13 +7,10 @@ so training and deployment never see data that broke a gate; what was built befo
 Thresholds are `DataGateConfig` (run config of each check; docs/data-contract.md, "Gates").
 """
 
-from dataclasses import fields
-from datetime import datetime
 
 import dagster as dg
 import pandas as pd
 
-from expectations.params import SuiteParams
 from expectations.suites import SUITES, quarantine_breaches
 from expectations.validate import run_suite
 from ml.evaluation.protocols import SERVE_KEY
@@ -21,6 +18,7 @@ from ml.point_in_time import TABLES
 from ml.schema import RAW_TABLES
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.reports import ReportStore
+from orchestration.lib.settings import DataGateConfig
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 # Suite name -> (the asset it gates, the relation it reads).
@@ -39,28 +37,9 @@ GATED_TABLES: dict[str, tuple[dg.AssetKey, str]] = {
     **{mart: (mart_key(mart), f"main.{mart}") for mart in ("ml_user_features", "ml_item_features")},
 }
 
-_DEFAULT = {f.name: f.default for f in fields(SuiteParams)}
 # How a shop changes a threshold, said in every failing gate's description.
 HOW_TO_CHANGE = ("thresholds: the [gates] table of the settings file (`tailor run --config FILE`; "
                  "docs/settings.md)")
-
-
-class DataGateConfig(dg.Config):
-    """Thresholds of the data gates for one run; the defaults are SuiteParams'."""
-
-    min_events: int = _DEFAULT["min_events"]
-    max_staleness_days: float = _DEFAULT["max_staleness_days"]
-    min_users: int = _DEFAULT["min_users"]
-    min_items: int = _DEFAULT["min_items"]
-    max_quantity: int = _DEFAULT["max_quantity"]
-    max_quarantine_share: float = _DEFAULT["max_quarantine_share"]
-    max_quarantine_share_per_reason: float = _DEFAULT["max_quarantine_share_per_reason"]
-    # Per-reason limits that replace max_quarantine_share_per_reason, e.g. {"duplicate_event": 0.2}.
-    max_quarantine_share_by_reason: dict[str, float] = {}
-
-    def to_params(self, as_of: datetime) -> SuiteParams:
-        names = [f.name for f in fields(SuiteParams) if f.name != "as_of"]
-        return SuiteParams(as_of=as_of, **{name: getattr(self, name) for name in names})
 
 
 def suite_check(suite_name: str, asset: dg.AssetKey, relation: str) -> dg.AssetChecksDefinition:

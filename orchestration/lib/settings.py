@@ -28,7 +28,8 @@ from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import dagster as dg
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from expectations.params import SuiteParams
 from ml.schema import CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS
@@ -62,10 +63,9 @@ class ColumnMap(BaseModel):
         return mapping
 
 
-class GateSettings(BaseModel):
-    """The data gates' thresholds; the defaults are SuiteParams'."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DataGateConfig(dg.Config):
+    """Thresholds of the data gates (the run config of each gate check); the defaults are
+    SuiteParams'."""
 
     min_events: int = _GATE_DEFAULTS["min_events"]
     max_staleness_days: float = _GATE_DEFAULTS["max_staleness_days"]
@@ -74,10 +74,26 @@ class GateSettings(BaseModel):
     max_quantity: int = _GATE_DEFAULTS["max_quantity"]
     max_quarantine_share: float = _GATE_DEFAULTS["max_quarantine_share"]
     max_quarantine_share_per_reason: float = _GATE_DEFAULTS["max_quarantine_share_per_reason"]
+    # Per-reason limits that replace max_quarantine_share_per_reason, e.g. {"duplicate_event": 0.2}.
     max_quarantine_share_by_reason: dict[str, float] = {}
 
+    def to_params(self, as_of: datetime) -> SuiteParams:
+        return SuiteParams(as_of=as_of, **{name: getattr(self, name) for name in _GATE_DEFAULTS})
+
+
+class _CheckedGates(BaseModel):
     def model_post_init(self, _) -> None:
         SuiteParams(as_of=datetime(2000, 1, 1), **self.model_dump())  # its own range checks
+
+
+# The [gates] table: DataGateConfig's fields, refusing unknown keys (dg.Config ignores them, so a
+# misspelt threshold would silently keep its default).
+GateSettings = create_model(
+    "GateSettings", __base__=_CheckedGates,
+    **{name: (field.annotation, field.default) for name, field in
+       DataGateConfig.model_fields.items()})
+GateSettings.model_config.update(extra="forbid", frozen=True)
+GateSettings.model_rebuild(force=True)
 
 
 class TuningSettings(BaseModel):

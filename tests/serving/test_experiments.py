@@ -35,7 +35,7 @@ def engine(trained, path, **settings) -> tuple[Engine, list[dict]]:
     engine = Engine(ServingSettings(experiments_path=path, request_logs=False, **settings))
     engine.load(trained.folder, f"tailor:{VERSION_1}")
     logged: list[dict] = []
-    engine.exposures = logged.append
+    engine.recorder.exposures = logged.append
     return engine, logged
 
 
