@@ -11,7 +11,7 @@ the serving setting `consent_default` is false (`TAILOR_SERVING_CONSENT_DEFAULT=
 
 `refusal` is the one decision of whether an answer may be personal; every surface (the HTTP
 service, `tailor recommend`, `tailor export-recommendations`, and later emails) asks it through
-serving.engine.Engine.
+serving.visitors.Visitors.resolve.
 """
 
 from __future__ import annotations

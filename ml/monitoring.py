@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
 from ml.data import Catalog, EventLog
 from ml.evaluation.protocols import serve_split
@@ -297,15 +296,15 @@ def prediction_sample(
 
 
 def champion_on_current_data(
-    booster: xgb.Booster, params: dict, log: EventLog, catalog: Catalog, as_of: float,
+    champion: Recommender, params: dict, log: EventLog, catalog: Catalog, as_of: float,
     features: FeatureStore,
 ) -> Recommender:
-    """The champion's ranker over a candidate index refit, with the champion's settings
-    (`params`, its model card's), on every event up to `as_of` (the "serve" split's features):
-    what it would score today."""
+    """The champion's ranker (or, for a single-source champion, its source) over a candidate
+    index refit, with the champion's settings (`params`, its model card's), on every event up to
+    `as_of` (the "serve" split's features): what it would score today."""
     settings = TrainingParams.from_dict(params)
     index = fit_split_index(log, catalog, serve_split(log, as_of + 1), settings, features)
-    return Recommender(index, booster)
+    return Recommender(index, champion.booster, champion.contender)
 
 
 # --------------------------------------------------------------------------------------------------

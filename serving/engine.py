@@ -89,9 +89,6 @@ class Engine:
     def refresh_experiments(self) -> bool:
         return self.published.refresh()
 
-    def user_hash(self, user_id: str) -> str:
-        return self.recorder.user_hash(user_id)
-
     # -- endpoints -------------------------------------------------------------------------------
 
     def recommend(self, request: RecommendRequest, request_id: str) -> ItemsResponse:

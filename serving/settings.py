@@ -1,7 +1,9 @@
 """The process environment, read in this one module into typed settings (pydantic-settings), and
 the Recommender service's settings.
 
-`Environment` is every variable Tailor reads (entry points read it once and hand the values on):
+`Environment` is every variable Tailor's own code reads (entry points read it once and hand the
+values on; `TAILOR_DUCKDB_PATH`, `DAGSTER_HOME` and `BENTOML_HOME` are also set for the libraries by
+orchestration.lib.env):
 
     TAILOR_HOME              the folder holding all state (default: .tailor/ in the checkout)
     TAILOR_CONFIG            the shop's settings file (default: <home>/tailor.toml when it exists)
@@ -32,12 +34,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_FILE = "tailor.toml"  # a home's settings file
 SERVING_ENV_PREFIX = "TAILOR_SERVING_"
+RETIRED_CONFIG_ENV = "TAILOR_SERVING_CONFIG"  # the service's own settings file, before tailor.toml
 
 
 class Environment(BaseSettings):
     """What the process environment says; unknown variables are ignored."""
 
-    model_config = SettingsConfigDict(env_prefix="TAILOR_", extra="ignore", frozen=True)
+    # An empty variable is as good as unset (TAILOR_CONFIG= must not mean the current folder).
+    model_config = SettingsConfigDict(env_prefix="TAILOR_", extra="ignore", frozen=True,
+                                      env_ignore_empty=True)
 
     home: Path = REPO_ROOT / ".tailor"
     config: Path | None = None
@@ -62,9 +67,9 @@ def environment(environ: Mapping[str, str] | None = None) -> Environment:
     if environ is None:
         return Environment()
     given = {key.removeprefix("TAILOR_").lower(): value for key, value in environ.items()
-             if key.startswith("TAILOR_")}
+             if key.startswith("TAILOR_") and value}
     given = {key: value for key, value in given.items() if key in Environment.model_fields}
-    if "BENTOML_HOME" in environ:
+    if environ.get("BENTOML_HOME"):
         given["BENTOML_HOME"] = environ["BENTOML_HOME"]
     return _Given(**given)
 
@@ -115,6 +120,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> ServingSettings:
     from os import environ as process_environ
 
     variables = process_environ if environ is None else environ
+    if variables.get(RETIRED_CONFIG_ENV):
+        raise ValueError(f"{RETIRED_CONFIG_ENV} is no longer read: put its settings in the "
+                         "[serving] table of the settings file (TAILOR_CONFIG, or the home's "
+                         "tailor.toml; docs/settings.md)")
     env = environment(environ)
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}

@@ -235,7 +235,7 @@ def write_report(path: Path, r: dict, args) -> None:
         "",
         "Every answer reads the profile from Redis and is ranked by the compiled pass and the "
         "booster; a visitor's live rows are composed once per profile state and kept until their "
-        "next event (`serving/engine.py` LIVE_ROWS_KEPT), as the pages of one visit share them.",
+        "next event (`serving/visitors.py` LIVE_ROWS_KEPT), as the pages of one visit share them.",
         "",
         "| case | load | p50 ms | p90 ms | p99 ms | req/s | errors |",
         "|---|---|---|---|---|---|---|",

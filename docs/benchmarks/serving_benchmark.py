@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO))
 
 from serving import serve_command  # noqa: E402
 from serving.process import free_port, start_until_ready, stop  # noqa: E402
+from serving.settings import environment  # noqa: E402
 
 LUA = r"""
 local users = {}
@@ -166,7 +167,8 @@ def engine_steps(home: Path, ids: list[str], seconds: float) -> dict:
     configure_logging()
     logging.getLogger("tailor.serving").handlers[0].setStream(open(os.devnull, "w"))
     model = bentoml.models.get("tailor:latest")
-    engine = Engine(load_settings({}).model_copy(update={"cache_size": 0}))
+    engine = Engine(load_settings({"TAILOR_HOME": str(home)}).model_copy(
+        update={"cache_size": 0}))
     engine.load(Path(model.path), str(model.tag))
     gc.collect()
     gc.freeze()
@@ -308,7 +310,7 @@ LOADS_KEYS = list(LOADS)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path,
-                        default=Path(os.environ.get("TAILOR_HOME", REPO / ".tailor")),
+                        default=environment().home,
                         help="Tailor home with a promoted model (default: $TAILOR_HOME)")
     parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per run")

@@ -13,13 +13,13 @@ thresholds).
 from __future__ import annotations
 
 import gc
-import os
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving import GC_THRESHOLDS
 from serving.schemas import ItemsResponse, RecommendRequest
+from serving.settings import environment
 
 
 class Request(BaseModel):
@@ -40,7 +40,7 @@ CONSTANT = Answer(request_id="constant", items=["i00000"])
 
 # The Recommender's service settings (serving/service.py).
 SETTINGS = dict(traffic={"timeout": 10},
-                workers=int(os.environ.get("TAILOR_SERVING_WORKERS", "1")),
+                workers=environment().serving_workers,
                 logging={"access": {"enabled": False}})
 
 

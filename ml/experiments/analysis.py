@@ -1,7 +1,7 @@
 """An experiment's analysis: exposures and the shop's events -> one row per visitor -> per-arm
 statistics (statistics.py) -> the report the `experiment_report` asset writes.
 
-The unit is the visitor the service randomized (exposure `unit`, ml/experiments/design.py). Each
+The unit is the visitor the service randomized (exposure `unit`, ml/experiments/assignment.py). Each
 visitor's arm is that of their exposures; a visitor seen in two arms (never, with sticky
 assignment; a broken client or a changed salt would do it) is counted and left out, as are
 visitors without personalization consent (exposures `excluded`).

@@ -40,8 +40,6 @@ from pydantic import (
     model_validator,
 )
 
-from ml.experiments.statistics import mde_rate, sample_size_rate
-
 PLACEMENTS = ("homepage", "product_page", "cart", "email")
 # What an arm serves: the served model's answers, or the non-personalized ones of the same
 # service and code path (trending, or items related to those on screen) that unknown visitors get.
@@ -231,11 +229,15 @@ def new_salt() -> str:
 def planned_sample(planning: Planning) -> int:
     """Visitors per arm for the planning inputs (statistics.sample_size_rate; with unequal
     weights, the verdict waits until every arm, the smallest too, has this many)."""
+    from ml.experiments.statistics import sample_size_rate  # statsmodels: not in the service
+
     return sample_size_rate(planning.baseline_rate, planning.relative_mde, planning.alpha,
                             planning.power)
 
 
 def detectable(planning: Planning, visitors_per_arm: int) -> float:
+    from ml.experiments.statistics import mde_rate
+
     return mde_rate(planning.baseline_rate, visitors_per_arm, planning.alpha, planning.power)
 
 

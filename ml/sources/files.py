@@ -199,6 +199,10 @@ def _first_line(path: Path) -> str:
 def _header_problem(path: Path, kind: _Kind, columns: list[str], sep: str | None,
                     mapping: dict[str, str] | None = None) -> str | None:
     """`columns`: the header after `mapping` (the settings file's [columns.<table>])."""
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        return (f"{path}: {kind.name} file has {twice} twice after [columns.{kind.name}] "
+                f"{mapping}: the file has such a column already; map only one of them")
     missing = [c for c in kind.required if c not in columns]
     if not missing:
         return None

@@ -400,7 +400,8 @@ def run_pipeline_report(home: TailorHome, name: str) -> dict | None:
         return None
     if not run_pipeline(home, job_name="experiment_reports_job", partition_key=name).success:
         return None
-    run_pipeline(home, assets=["governance_page"])  # the page links the report
+    if not run_pipeline(home, assets=["governance_page"]).success:  # it links the report
+        return None
     return json.loads((home.reports / "experiments" / f"{name}.json").read_text())
 
 

@@ -49,14 +49,11 @@ def tuning_config(args: argparse.Namespace, settings=None) -> dict:
     from orchestration.lib.settings import TuningSettings
 
     settings = settings or TuningSettings()
-    given = args.tuning_trials
-    trials = max(given if given is not None else settings.trials, 1)
-    config = {"source_trials": trials, "ranker_trials": trials}
-    seconds = getattr(args, "tuning_seconds", None)
-    seconds = seconds if seconds is not None else settings.seconds
+    trials, seconds = args.tuning_trials, getattr(args, "tuning_seconds", None)
+    changes = {"trials": max(trials, 1)} if trials is not None else {}
     if seconds is not None:
-        config["seconds"] = max(seconds, 0.0)
-    return {"model_tuning": config}
+        changes["seconds"] = max(seconds, 0.0)
+    return {"model_tuning": settings.model_copy(update=changes).op_config()}
 
 
 def k_items(text: str) -> int:

@@ -131,14 +131,13 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
         "sep": args.sep,
         **({"columns": settings.columns.model_dump()} if args.source == "files" else {}),
     }
-    from orchestration.defs.checks import data_gate_op_config
     from orchestration.lib.runner import run_pipeline
 
     print(f"tailor: running the pipeline on {args.source} (home {home.root})", file=sys.stderr)
     started = time.monotonic()
-    op_config = {**data_gate_op_config(settings.gate_thresholds()),
-                 **tuning_config(args, settings.tuning)}
-    outcome = run_outcome(run_pipeline(home, config, op_config=op_config))
+    # the gates' thresholds come with every run (run_pipeline); the tuning flags win over the file
+    tuning = tuning_config(args, settings.tuning)
+    outcome = run_outcome(run_pipeline(home, config, op_config=tuning))
     elapsed = time.monotonic() - started
     print(format_summary(collect_status(home), outcome, elapsed))
     return 1 if outcome == "failed" else 0
@@ -148,8 +147,12 @@ def _settings(args: argparse.Namespace, home: TailorHome):
     """The run's settings: --config (checked, then installed as the home's tailor.toml), else
     the file the environment names (TAILOR_CONFIG, else the home's tailor.toml), else defaults."""
     from orchestration.lib.settings import home_settings, install_settings
+    from serving.settings import environment
 
     if args.config is not None:
+        if environment().config is not None:
+            raise ValueError(f"TAILOR_CONFIG names {environment().config} already: give the "
+                             "settings file one way")
         path = install_settings(args.config, home.root)
         print(f"tailor: settings from {args.config}, kept as {path}", file=sys.stderr)
     return home_settings()

@@ -135,6 +135,18 @@ def data_gate_op_config(
     return {name: dict(thresholds) for name in names}
 
 
+def settings_op_config(job: dg.JobDefinition) -> dict[str, dict]:
+    """The op config the home's settings file gives `job`: its [gates] to each of the job's
+    gates, its [tuning] to model_tuning (`run_pipeline`, the retrain sensor and schedule)."""
+    from orchestration.lib.settings import home_settings
+
+    settings = home_settings()
+    ops = data_gate_op_config(settings.gate_thresholds(), job)
+    if job.graph.has_node_named("model_tuning"):
+        ops["model_tuning"] = settings.tuning.op_config()
+    return ops
+
+
 suite_checks = [
     suite_check(name, asset, relation) for name, (asset, relation) in GATED_TABLES.items()
 ]

@@ -3,16 +3,16 @@ because drift happened to stay under the threshold; and every experiment's repor
 
 import dagster as dg
 
-retrain_tailor_weekly_schedule = dg.ScheduleDefinition(
-    name="retrain_tailor_weekly_schedule",
-    job_name="retrain_tailor_job",
-    cron_schedule="0 3 * * 1",  # Mondays 03:00 UTC
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    tags={"tailor/trigger": "schedule"},
-    description="Weekly retraining on the data in the warehouse (the floor under "
-    "retrain_on_drift_sensor).",
-)
+from orchestration.defs.sensors import settings_run_config
+
+
+@dg.schedule(job_name="retrain_tailor_job", cron_schedule="0 3 * * 1",  # Mondays 03:00 UTC
+             execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+             tags={"tailor/trigger": "schedule"},
+             description="Weekly retraining on the data in the warehouse (the floor under "
+             "retrain_on_drift_sensor), with the settings file's gates and tuning budget.")
+def retrain_tailor_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(run_config=settings_run_config(context, "retrain_tailor_job"))
 
 
 @dg.schedule(job_name="experiment_reports_job", cron_schedule="0 6 * * *",

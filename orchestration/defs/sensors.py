@@ -34,6 +34,7 @@ def retrain_request(
     report_run_id: str,
     report_job: str | None = None,
     promoted_since: bool = False,
+    run_config: dict | None = None,
 ) -> dg.RunRequest | dg.SkipReason:
     """The sensor's decision for one feature_drift_report materialization (pure, for tests)."""
     status = _value(metadata, "status", "ok")
@@ -59,6 +60,7 @@ def retrain_request(
         )
     return dg.RunRequest(
         run_key=report_run_id,
+        run_config=run_config or {},
         tags={
             "tailor/trigger": "drift",
             "tailor/drift_report_run": report_run_id,
@@ -85,7 +87,18 @@ def retrain_on_drift_sensor(context: dg.SensorEvaluationContext, asset_event: dg
         asset_event.run_id,
         report_job=run.job_name if run else None,
         promoted_since=promoted is not None and promoted.timestamp > asset_event.timestamp,
+        run_config=settings_run_config(context, "retrain_tailor_job"),
     )
+
+
+def settings_run_config(context, job_name: str) -> dict:
+    """The home's settings file as the run config of `job_name` (checks.settings_op_config)."""
+    from orchestration.defs.checks import settings_op_config
+
+    if context.repository_def is None:  # a context built without the definitions (tests)
+        return {}
+    ops = settings_op_config(context.repository_def.get_job(job_name))
+    return {"ops": {name: {"config": config} for name, config in ops.items()}}
 
 
 def _value(metadata: Mapping[str, Any], key: str, default: Any) -> Any:

@@ -30,7 +30,6 @@ from markupsafe import Markup
 from ml.candidates import SOURCES
 from ml.evaluation.reports import headline
 from ml.ranking.features import FEATURES
-from orchestration.lib.governance_plots import drift_plot, loads_plot, ndcg_plot
 from orchestration.lib.model_store import ModelStore
 from orchestration.lib.tables import METRIC_COLUMNS, metric_rows
 
@@ -70,6 +69,9 @@ def write_governance_page(reports_root: Path, model_store: ModelStore,
 def governance_page(root: Path, versions: list[dict], drift_runs: list[dict],
                     loads: list[dict] | None = None) -> dict:
     """Everything the template shows, as plain data (the plots as inline SVG markup)."""
+    # matplotlib is imported when a page is written, not whenever the definitions load
+    from orchestration.lib.governance_plots import drift_plot, loads_plot, ndcg_plot
+
     tags = {v["tag"] for v in versions}
     models = root / "models"
     cards = [version_card(root, version, drift_runs, serving=position == 0)

@@ -43,12 +43,18 @@ class ModelFolderIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Challenger) -> None:
         folder = save_challenger(obj, self._root / context.run_id)
-        (self._root / LATEST).write_text(json.dumps({"run_id": context.run_id,
-                                                     "folder": str(folder)}))
+        pointer = self._root / f"{LATEST}.tmp"
+        pointer.write_text(json.dumps({"run_id": context.run_id, "folder": str(folder)}))
+        pointer.replace(self._root / LATEST)  # a reader sees the old pointer or the new one
         self._prune()
         context.add_output_metadata({"folder": dg.MetadataValue.path(str(folder))})
 
     def load_input(self, context: dg.InputContext) -> ModelFolder:
+        """The challenger this run trained, else the newest one (an asset run on its own)."""
+        run_id = context.step_context.run_id
+        own = self._root / run_id
+        if (own / CARD).exists():
+            return ModelFolder(own, run_id, json.loads((own / CARD).read_text()))
         pointer = self._root / LATEST
         if not pointer.exists():
             raise FileNotFoundError(f"{pointer}: no challenger has been trained in this home; "

@@ -21,7 +21,6 @@ from orchestration.lib.model_folders import ModelFolder
 from orchestration.lib.model_store import CARD, ModelStore
 
 PROMOTION_CHECK = dg.AssetCheckKey(dg.AssetKey("challenger_model"), "challenger_beats_champion")
-HISTORY = 50  # check evaluations listed (the artifact lineage test reads them)
 
 
 def decision_record(decision: PromotionDecision, challenger: ModelFolder,
@@ -33,17 +32,6 @@ def decision_record(decision: PromotionDecision, challenger: ModelFolder,
         "challenger_folder": str(challenger.path),
         "judged_against": judged_against,  # the champion's tag at evaluation; None: none yet
     }
-
-
-def decisions(instance: dg.DagsterInstance, limit: int = HISTORY) -> list[dict]:
-    """The gate's recorded decisions, newest first (each with the run id that made it)."""
-    records = instance.event_log_storage.get_asset_check_execution_history(PROMOTION_CHECK, limit)
-    found = []
-    for record in records:
-        evaluation = record.event and record.event.asset_check_evaluation
-        if evaluation is not None and "decision" in evaluation.metadata:
-            found.append({**evaluation.metadata["decision"].value, "run_id": record.run_id})
-    return found
 
 
 def run_decision(result: dg.ExecuteInProcessResult) -> dict | None:

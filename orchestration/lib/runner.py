@@ -29,6 +29,7 @@ def run_pipeline(
     configure_environment(home)
     ensure_manifest()
     from orchestration.definitions import defs
+    from orchestration.defs.checks import settings_op_config
     from orchestration.defs.resources import resources_for
 
     resources = resources_for(home)
@@ -39,6 +40,8 @@ def run_pipeline(
             assets=defs.assets, asset_checks=defs.asset_checks, jobs=[selected],
             resources=resources, loggers=defs.loggers,
         ).resolve_job_def("materialize_selected")
+    # The settings file's gates and tuning budget, under what the caller gives explicitly.
+    op_config = {**settings_op_config(job), **(op_config or {})}
     # dagster-dbt echoes dbt's log to stdout; the terminal gets the progress lines instead.
     log_path = home.dbt_logs / "dbt_stdout.log"
     with (

@@ -38,6 +38,9 @@ from serving.settings import SETTINGS_FILE, ServingSettings, read_settings_file
 CONTRACT_COLUMNS = {"events": EVENT_COLUMNS, "products": PRODUCT_COLUMNS,
                     "customers": CUSTOMER_COLUMNS}
 _GATE_DEFAULTS = {f.name: f.default for f in fields(SuiteParams) if f.name != "as_of"}
+# What `tailor status` and the run summaries never print: the admin token, and the salt that
+# would let anyone with the logs recompute a user's hash.
+SECRETS = {"admin_token", "log_salt"}
 
 
 class ColumnMap(BaseModel):
@@ -104,6 +107,13 @@ class TuningSettings(BaseModel):
     trials: int = Field(4, ge=1)
     seconds: float | None = Field(None, ge=0)
 
+    def op_config(self) -> dict:
+        """model_tuning's config (`ModelTuningConfig`): trials per study, and the seconds."""
+        config = {"source_trials": self.trials, "ranker_trials": self.trials}
+        if self.seconds is not None:
+            config["seconds"] = self.seconds
+        return config
+
 
 class ShopSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -118,9 +128,14 @@ class ShopSettings(BaseModel):
         return self.gates.model_dump(exclude_defaults=True)
 
     def changed(self) -> dict:
-        """What differs from the defaults, by table (what `tailor status` shows)."""
-        return {name: values for name in type(self).model_fields
-                if (values := getattr(self, name).model_dump(exclude_defaults=True, mode="json"))}
+        """What differs from the defaults, by table (what `tailor status` shows); secrets are
+        shown as set, never their values."""
+        changed = {name: values for name in type(self).model_fields
+                   if (values := getattr(self, name).model_dump(exclude_defaults=True,
+                                                                mode="json"))}
+        for secret in SECRETS & set(changed.get("serving", {})):
+            changed["serving"][secret] = "(set)"
+        return changed
 
 
 def read_shop_settings(path: Path | None) -> ShopSettings:

@@ -14,7 +14,7 @@ from ml.sources.contract import RawSource, validate_source
 from orchestration.lib.env import TailorHome
 from orchestration.lib.ingest import append_load, replace_load
 from orchestration.lib.model_store import ModelStore
-from orchestration.lib.promotions import decisions
+from orchestration.lib.promotions import latest_decision
 from orchestration.lib.runner import materialization, run_pipeline
 from orchestration.lib.warehouse import DuckDBWarehouse
 from tests.builders import small_store
@@ -119,7 +119,7 @@ def test_evaluating_again_promotes_a_new_version_judged_against_the_champion(hom
     serving = store(home).champion()["tag"]
     result = run_pipeline(home, assets=["model_evaluation", "challenger_model", "tailor_bundle"])
     assert result.success
-    decision = decisions_of(home)[0]
+    decision = newest_decision(home)
     assert decision["judged_against"] == serving and decision["champion"] is not None
     promoted = store(home).champion()
     assert promoted["tag"] != serving
@@ -128,9 +128,9 @@ def test_evaluating_again_promotes_a_new_version_judged_against_the_champion(hom
     assert len(folders) <= 3  # older ones pruned
 
 
-def decisions_of(home: TailorHome) -> list[dict]:
+def newest_decision(home: TailorHome) -> dict:
     with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
-        return decisions(instance)
+        return latest_decision(instance)
 
 
 def test_a_later_batch_arrives_through_the_ingest_asset(home):

@@ -102,3 +102,31 @@ def test_a_shop_s_own_column_names_are_mapped_onto_the_contract(tmp_path):
     half = {"events": {"user": "user_id"}}
     problems = check_files(events, columns=half)
     assert "['item_id', 'occurred_at']" in problems[0] and "after [columns.events]" in problems[0]
+    both = tmp_path / "both.csv"
+    both.write_text("user,user_id,item_id,occurred_at\nu1,u1,i1,2026-10-01T00:00:00Z\n")
+    onto_an_existing_column = {"events": {"user": "user_id"}}
+    assert "has ['user_id'] twice" in check_files(both, columns=onto_an_existing_column)[0]
+    with pytest.raises(ValueError, match="twice"):
+        load_files(both, columns=onto_an_existing_column)
+
+
+def test_scheduled_and_drift_retrains_get_the_settings_file_s_gates_and_tuning(tmp_path,
+                                                                                monkeypatch):
+    import dagster as dg
+
+    from orchestration.lib.dbt_project import ensure_manifest
+
+    ensure_manifest()
+    from orchestration.definitions import defs
+    from orchestration.defs.schedules import retrain_tailor_weekly_schedule
+    from orchestration.defs.sensors import settings_run_config
+
+    (tmp_path / "tailor.toml").write_text("[gates]\nmax_quantity = 100000\n[tuning]\ntrials = 2\n")
+    monkeypatch.setenv("TAILOR_HOME", str(tmp_path))
+    context = dg.build_schedule_context(repository_def=defs.get_repository_def())
+    ops = retrain_tailor_weekly_schedule(context).run_config["ops"]
+    assert ops["model_tuning"]["config"] == {"source_trials": 2, "ranker_trials": 2}
+    gates = {name for name, op in ops.items() if op["config"] == {"max_quantity": 100000}}
+    assert "raw_events_raw_events_pass_suite" in gates and len(gates) > 5
+    sensor = dg.build_sensor_context(repository_def=defs.get_repository_def())
+    assert settings_run_config(sensor, "retrain_tailor_job")["ops"] == ops

@@ -75,12 +75,17 @@ def test_settings_come_from_defaults_then_file_then_environment(tmp_path):
     assert settings.cache_size == 7
     assert settings.exclude_purchased is True
     assert str(settings.consent_path) == "/data/consent.csv"
-    assert load_settings({}).exclude_out_of_stock is True
+    assert load_settings({"TAILOR_HOME": str(tmp_path / "empty")}).exclude_out_of_stock is True
+    # an empty variable is unset, not "the current folder"
+    assert load_settings({"TAILOR_HOME": str(tmp_path / "empty"), "TAILOR_CONFIG": "",
+                          "TAILOR_CONSENT_PATH": ""}).consent_path is None
 
 
 def test_settings_reject_bad_values_naming_the_variable(tmp_path):
     with pytest.raises(ValueError, match="TAILOR_SERVING_MAX_CATEGORY_SHARE"):
-        load_settings({"TAILOR_SERVING_MAX_CATEGORY_SHARE": "2"})
+        load_settings({"TAILOR_SERVING_MAX_CATEGORY_SHARE": "2", "TAILOR_HOME": str(tmp_path)})
+    with pytest.raises(ValueError, match="TAILOR_SERVING_CONFIG is no longer read"):
+        load_settings({"TAILOR_SERVING_CONFIG": str(tmp_path / "serving.json")})
     toml = tmp_path / "tailor.toml"
     toml.write_text("[serving]\ncache_ttl_s = -1\n")
     with pytest.raises(ValueError, match=r"\[serving\] cache_ttl_s in .*tailor.toml"):

@@ -110,7 +110,7 @@ def prediction_drift_report(
     bundle = load_bundle(Path(champion["path"]))
     log, catalog, windows = training_data(warehouse)
     model = champion_on_current_data(
-        bundle.model.booster, bundle.metadata["params"], log, catalog, windows.as_of,
+        bundle.model, bundle.metadata["params"], log, catalog, windows.as_of,
         point_in_time(warehouse),
     )
     current = prediction_sample(model, warehouse.read_table("main.ml_user_features"), params)
