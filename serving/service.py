@@ -33,8 +33,8 @@ assignment, so requests in flight finish on the model they started with and none
 Workers share one port, so one worker's /readyz says nothing of the others: a request that reaches
 a worker still loading its first model waits up to STARTUP_WAIT_S for it before answering 503.
 
-`Engine` (serving/engine.py and the modules it names) holds all the logic and no BentoML: the CLI, tests and benchmarks
-drive it directly.
+`Engine` (serving/engine.py and the modules it names) holds all the logic and no BentoML: the
+CLI, tests and benchmarks drive it directly.
 """
 
 from __future__ import annotations
