@@ -2,8 +2,9 @@
 (serving/) both call it. By stage:
 
     schema.py, data.py     the data contract's columns; interactions as arrays, time windows
-    sources/               adapters onto the contract, its validation, the synthetic store and
-                           the simulated next days (data nobody has to download)
+    sources/               adapters onto the contract, its validation, loading by source name
+    synthetic/             every data generator, from one hidden truth: the synthetic store,
+                           its simulated next days, visitors who react to the real service
     point_in_time.py       the splits' cutoffs for dbt, and the point-in-time features dbt
                            builds for them (models/features), read as arrays
     candidates.py          nine candidate sources (ALS, content, co-purchase, item-kNN, EASE,
@@ -17,11 +18,10 @@
     bundle.py, consent.py  the serving bundle's files; the consent snapshot it carries
     kernels.py             compiled steps training and serving share
     online/                what serving computes per request: the scorer, a visitor's profile,
-                           how an event changes it (rules.py, from the model's card), live rows
+                           how an event changes it (profile_rules.py, from the model's card),
+                           live rows
     monitoring.py          Evidently drift reports against the model's own reference
     experiments/           A/B tests: definitions (design.py), sticky assignment
                            (assignment.py), the statistics (scipy/statsmodels), power, the
                            verdict, the per-visitor analysis and report (analysis.py)
-    simulation/            the traffic simulator: visitors with the synthetic truth's tastes
-                           against the real service
 """

@@ -19,7 +19,7 @@ import xgboost as xgb
 
 from ml.candidates import CandidateIndex, CandidateParams
 from ml.data import Catalog
-from ml.ranking.hybrid import Recommender
+from ml.ranking.hybrid import FittedContender
 
 BUNDLE_FORMAT = 2  # 2: itemknn, ease and sequence sources; the ranking contender
 # Optional in a bundle: user_id, segment (ml_customer_segments), for offers per segment.
@@ -53,7 +53,7 @@ ARRAYS = (
 
 @dataclass
 class Bundle:
-    model: Recommender
+    model: FittedContender
     metadata: dict  # the model card: version, data window, params, metrics, promotion decision
 
     @property
@@ -61,7 +61,7 @@ class Bundle:
         return self.metadata["version"]
 
 
-def save_bundle(model: Recommender, folder: Path, metadata: dict) -> Path:
+def save_bundle(model: FittedContender, folder: Path, metadata: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     index = model.index
     for name in SPARSE:
@@ -125,4 +125,4 @@ def load_bundle(folder: Path) -> Bundle:
         catalog=catalog,
         **values,
     )
-    return Bundle(Recommender(index, booster, card["contender"]), card)
+    return Bundle(FittedContender(index, booster, card["contender"]), card)

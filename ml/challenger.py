@@ -21,13 +21,13 @@ from ml.evaluation.protocols import serve_split
 from ml.evaluation.reports import model_card
 from ml.monitoring import REFERENCE_DIR, ReferenceSnapshot, build_reference
 from ml.point_in_time import FeatureStore
-from ml.ranking.hybrid import Recommender
+from ml.ranking.hybrid import FittedContender
 from ml.ranking.training import TrainingParams, train
 
 
 @dataclass
 class Challenger:
-    model: Recommender
+    model: FittedContender
     card: dict
     customers: pd.DataFrame  # dim_customers: the consent snapshot
     segments: pd.DataFrame  # user_id, segment

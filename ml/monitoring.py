@@ -37,7 +37,7 @@ import pandas as pd
 from ml.data import Catalog, EventLog
 from ml.evaluation.protocols import serve_split
 from ml.point_in_time import FeatureStore
-from ml.ranking.hybrid import Recommender
+from ml.ranking.hybrid import FittedContender
 from ml.ranking.training import TrainingParams, fit_split_index
 
 REFERENCE_DIR = "reference"  # inside a model bundle
@@ -202,7 +202,7 @@ SESSION_DAYS = 90  # session outcomes kept in a reference; window_days can grow 
 
 
 def build_reference(
-    model: Recommender,
+    model: FittedContender,
     user_features: pd.DataFrame,
     item_features: pd.DataFrame,
     interactions: pd.DataFrame,
@@ -265,7 +265,7 @@ def session_outcomes(
 
 
 def prediction_sample(
-    model: Recommender, user_features: pd.DataFrame, params: MonitoringParams
+    model: FittedContender, user_features: pd.DataFrame, params: MonitoringParams
 ) -> pd.DataFrame:
     """Top-k of `model` for up to `sample_users` active users it knows (seeded sample):
     user_id, rank, item_id, score, category, reason."""
@@ -296,15 +296,15 @@ def prediction_sample(
 
 
 def champion_on_current_data(
-    champion: Recommender, params: dict, log: EventLog, catalog: Catalog, as_of: float,
+    champion: FittedContender, params: dict, log: EventLog, catalog: Catalog, as_of: float,
     features: FeatureStore,
-) -> Recommender:
+) -> FittedContender:
     """The champion's ranker (or, for a single-source champion, its source) over a candidate
     index refit, with the champion's settings (`params`, its model card's), on every event up to
     `as_of` (the "serve" split's features): what it would score today."""
     settings = TrainingParams.from_dict(params)
     index = fit_split_index(log, catalog, serve_split(log, as_of + 1), settings, features)
-    return Recommender(index, champion.booster, champion.contender)
+    return FittedContender(index, champion.booster, champion.contender)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Each answer is the same few steps, each in its own module:
 
     state.ModelHolder          the model serving now (load, swap, reload, consent file)
     visitors.Visitors          the visitor's online profile, and whether the answer is personal
-    experiments                the visitor's arm in the experiment on the placement
+    experiment_arms            the visitor's arm in the experiment on the placement
     answers/<endpoint>.py      the cache key and the answer itself (answers/lists.py: shared steps)
     recording.AnswerRecorder   the cache, counters, exposure and log line of every answer
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from serving.answers import cross_sell, homepage, popular, recommend, similar_items
 from serving.answers.recommend import RecommendWork
 from serving.cache import AnswerCache
-from serving.experiments import PublishedExperiments
+from serving.experiment_arms import PublishedExperiments
 from serving.metrics import Counters, Metrics
 from serving.recording import AnswerRecorder
 from serving.schemas import (

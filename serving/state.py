@@ -18,10 +18,10 @@ from ml.candidates import AlsParams
 from ml.consent import ConsentSnapshot, load_consent
 from ml.online.live import LiveEvents, LiveRows, events_after
 from ml.online.profile import Profile
-from ml.online.rules import ProfileRules, rules_for
+from ml.online.profile_rules import ProfileRules, rules_for
 from ml.online.scorer import OnlineScorer
 from ml.schema import GUEST_PREFIX
-from serving.answers.candidates import Candidates
+from serving.answers.candidate_list import Candidates
 from serving.logs import log_event
 from serving.metrics import Metrics
 from serving.settings import ServingSettings

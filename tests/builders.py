@@ -23,7 +23,7 @@ from ml.data import EVENT_CODES, Catalog, EventLog, Windows
 from ml.evaluation.protocols import Split, per_user_labels, serve_split
 from ml.point_in_time import FeatureStore, cutoff_table, required_splits
 from ml.schema import CATEGORY_SEPARATOR, GUEST_PREFIX
-from ml.sources.synthetic import SyntheticParams, SyntheticStore, generate_store
+from ml.synthetic import SyntheticParams, SyntheticStore, generate_store
 
 # model_tuning's run config for a challenger worse than the synthetic store's tuned champion (whose
 # tuning never returns worse than the defaults) yet better than every baseline: a ranker of 3 trees

@@ -2,7 +2,7 @@
 
 One base home runs the whole pipeline on the synthetic store (`tailor demo`, one tuning trial), so
 its champion carries a drift reference. Then, for every shift (none, taste, new-category) and seed,
-a copy of that home gets `--days` new days from `ml.sources.simulated_days` (what `tailor simulate-drift`
+a copy of that home gets `--days` new days from `ml.synthetic.days` (what `tailor simulate-drift`
 appends), runs `monitor_tailor_job` through Dagster (transforms, gates, the three Evidently
 reports) and evaluates `retrain_on_drift_sensor` on the copy's instance. Recorded per case: the
 feature drift share and drifted columns, the prediction and target drift shares, whether the
@@ -206,7 +206,7 @@ def render(results: dict) -> str:
         "`retrain_on_drift_sensor` on the copy's Dagster instance. `none` resamples the shop's "
         "last 28 days forward (same process, new customers at the same rate); `taste` moves 60% "
         "of the window's users to the least popular top category; `new-category` adds 10% new "
-        "`garden` products that 40% of the sessions go to (`ml/sources/simulated_days.py`).",
+        "`garden` products that 40% of the sessions go to (`ml/synthetic/days.py`).",
         "",
         "The feature drift report compares 17 columns of the feature marts "
         "(`ml.monitoring.FEATURE_TABLES`: rates, shares, averages and decayed scores of the "

@@ -5,7 +5,7 @@ assignment, and one experiment end to end over HTTP. Writes docs/benchmarks/expe
 
 1. Truth. Every customer of the store (the synthetic truth) gets the promoted model's homepage
    (treatment) and the control's (the answer of an unknown visitor: the control arm's code path,
-   tests/serving/test_experiments.py); ml/simulation/behaviour.py gives each the exact
+   tests/serving/test_experiments.py); ml/synthetic/responses.py gives each the exact
    probability of buying and the expected revenue under each. The true lift is their mean
    difference over the customers.
 2. In process, many experiments: visitors drawn at random from the customers, split by the real
@@ -49,7 +49,7 @@ from ml.experiments.statistics import (  # noqa: E402
     two_proportions,
     welch,
 )
-from ml.simulation import behaviour  # noqa: E402
+from ml.synthetic import behaviour  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "experiments.md"
 
@@ -280,7 +280,7 @@ def write(aa, ab, srm, cost, e2e, base, treated, per_arm, predicted, customers, 
         f"`docs/benchmarks/experiments_benchmark.py` on commit {commit}, "
         f"{datetime.utcnow():%Y-%m-%d}, 2 cores. Truth: {customers:,} customers of the synthetic "
         f"store (`tailor demo`), each with the exact purchase probability of the promoted "
-        f"model's homepage (treatment) and of control's (ml/simulation/behaviour.py): conversion "
+        f"model's homepage (treatment) and of control's (ml/synthetic/responses.py): conversion "
         f"{base:.4f} vs {treated:.4f}, true lift {treated - base:+.4f} ({treated / base - 1:+.1%}).",
         "In-process experiments draw visitors from those customers, split them with the real "
         "assignment (BLAKE2b of a new salt per experiment) and judge them with the real tests "

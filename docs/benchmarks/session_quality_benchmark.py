@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from ml.online.profile import Profile  # noqa: E402
 from ml.sources.contract import check_live_event, live_time_text  # noqa: E402
-from ml.sources.synthetic import SyntheticParams, generate_store  # noqa: E402
+from ml.synthetic import SyntheticParams, generate_store  # noqa: E402
 from serving import TELEMETRY_OFF  # noqa: E402
 from serving.engine import engine_for  # noqa: E402
 from serving.schemas import RecommendContext, RecommendRequest  # noqa: E402

@@ -1,7 +1,7 @@
 """A few users at a time: the candidate union, pair features and re-ranking of the hybrid model,
 for serving.
 
-`CandidateIndex.candidates` + `ml.ranking.features.pair_features` + `Recommender.recommend` are
+`CandidateIndex.candidates` + `ml.ranking.features.pair_features` + `FittedContender.recommend` are
 written for thousands of users at once (pandas frames, scipy fancy indexing); for the users of
 one request or one micro-batch of requests their fixed costs dominate. `OnlineScorer` computes the
 candidates and features of a batch of users in one compiled pass (`_candidate_pass`, numba,
@@ -19,7 +19,7 @@ gives the same numbers as the batch code:
 - scores: `booster.inplace_predict`'s (see `_DensePredictor`).
 
 tests/serving/test_online.py checks on a trained bundle, for every user, that the features equal
-`pair_features` bit for bit, that `recommend` equals `Recommender.recommend`, and that ranking
+`pair_features` bit for bit, that `recommend` equals `FittedContender.recommend`, and that ranking
 users together equals ranking each alone.
 """
 
@@ -39,7 +39,7 @@ from ml.kernels import JIT, factor_row, pair_dot, top_k_into, top_k_rows
 from ml.online.live import UserRows, UserTables
 from ml.point_in_time import USER_STATS
 from ml.ranking.features import FEATURES, ITEM_STATS
-from ml.ranking.hybrid import Recommender, pad_with_trending
+from ml.ranking.hybrid import FittedContender, pad_with_trending
 
 _COLUMN = {f: i for i, f in enumerate(FEATURES)}
 # Where `_candidate_pass` writes each feature: per source its score column, per source its rank
@@ -115,11 +115,11 @@ class CandidateBatch:
 
 
 class OnlineScorer:
-    """`Recommender` for one user, or a micro-batch of users, per call. Build once per loaded
+    """`FittedContender` for one user, or a micro-batch of users, per call. Build once per loaded
     bundle; it does not change afterwards. A single-source contender ranks the candidates its
     source proposed by that source's score (no booster); the hybrid ranks all by the booster."""
 
-    def __init__(self, model: Recommender) -> None:
+    def __init__(self, model: FittedContender) -> None:
         index = model.index
         self.booster = model.booster
         self.source = model.source  # None for the hybrid
@@ -216,7 +216,7 @@ class OnlineScorer:
 
     def recommend(self, user: int, k: int, exclude_purchased: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(items, scores, reasons): what `Recommender.recommend([user], k)` gives this user."""
+        """(items, scores, reasons): what `FittedContender.recommend([user], k)` gives this user."""
         ranked = self.rank(user, exclude_purchased)
         purchased = self.purchase_counts.row(user)[0] if exclude_purchased else None
         return pad_with_trending(self.ranked_trending, ranked.items, ranked.scores,

@@ -37,7 +37,7 @@ class Recommendations:
 
 
 @dataclass
-class Recommender:
+class FittedContender:
     """A fitted contender: the candidate index and, for the hybrid, its re-ranker."""
 
     index: CandidateIndex
@@ -174,7 +174,7 @@ def pad_with_trending(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """One user's top k from their ranked `items`: cut to k or, when fewer, followed by the most
     trending items that are neither in `items` nor `purchased`, scored below all of them.
-    `Recommender`, the baselines and `ml.online.scorer.OnlineScorer` all pad with this."""
+    `FittedContender`, the baselines and `ml.online.scorer.OnlineScorer` all pad with this."""
     if len(items) >= k:
         return items[:k], scores[:k], reasons[:k]
     taken = set(items.tolist())

@@ -28,7 +28,7 @@ from ml.point_in_time import FeatureStore
 from ml.ranking.features import RankerParams, fit_ranker, labels_for, pair_features, score_pairs
 from ml.ranking.hybrid import (
     SOURCE_OF,
-    Recommender,
+    FittedContender,
     _strongest_source,
     _top_per_user,
     recommend_source,
@@ -117,13 +117,13 @@ def ranker_training_set(
 
 
 def train(log: EventLog, catalog: Catalog, split: Split, params: TrainingParams,
-          features: FeatureStore, contender: str = "hybrid") -> Recommender:
+          features: FeatureStore, contender: str = "hybrid") -> FittedContender:
     """`contender` fit on what `split` lets it see: the hybrid with its re-ranker, or one source."""
     index = fit_split_index(log, catalog, split, params, features)
     if contender != "hybrid":
-        return Recommender(index, None, contender)
+        return FittedContender(index, None, contender)
     pair_rows, labels, users = ranker_training_set(log, catalog, split, params, features)
-    return Recommender(index, fit_ranker(pair_rows, labels, users, params.ranker))
+    return FittedContender(index, fit_ranker(pair_rows, labels, users, params.ranker))
 
 
 def history_lengths(index: CandidateIndex) -> np.ndarray:
@@ -182,7 +182,7 @@ def evaluation_set(index: CandidateIndex, split: Split, target: str, with_pairs:
     )
 
 
-def evaluate(model: Recommender, split: Split, contenders: tuple[str, ...] | None = None
+def evaluate(model: FittedContender, split: Split, contenders: tuple[str, ...] | None = None
              ) -> dict:
     """Per target: the metric row of every contender (`contenders`, default all that this model
     can give: each source alone, plus the hybrid when the model has a re-ranker), the customers
@@ -238,7 +238,7 @@ def candidate_recall(data: EvaluationSet) -> dict[str, float]:
     return recall
 
 
-def _hybrid_recommendations(model: Recommender, data: EvaluationSet, exclude: bool
+def _hybrid_recommendations(model: FittedContender, data: EvaluationSet, exclude: bool
                             ) -> dict[int, list[int]]:
     """The hybrid's top K per judged user, from the evaluation set's candidates and features."""
     scores = score_pairs(model.booster, data.features)

@@ -43,7 +43,7 @@ from ml.evaluation.protocols import VALIDATION_FOLDS, Split, protocol_split
 from ml.neighbors import ease_neighbors, itemknn_neighbors, recent_profile, sequence_neighbors
 from ml.point_in_time import FeatureStore
 from ml.ranking.features import fit_ranker
-from ml.ranking.hybrid import Recommender, recommend_source
+from ml.ranking.hybrid import FittedContender, recommend_source
 from ml.ranking.training import (
     TARGETS,
     EvaluationSet,
@@ -215,7 +215,7 @@ def _ranker_objective(log: EventLog, catalog: Catalog, folds: list[Fold],
         ranker = replace(params.ranker, **settings)
         scores = []
         for step, (index, (rows, labels, users), judged) in enumerate(prepared):
-            model = Recommender(index, fit_ranker(rows, labels, users, ranker))
+            model = FittedContender(index, fit_ranker(rows, labels, users, ranker))
             scores.append(float(np.mean([
                 ranking_report(data.truth, _hybrid_recommendations(model, data, target == "new"),
                                catalog.size)["ndcg@10"]

@@ -11,8 +11,8 @@ from ml.sources.contract import RawSource, ValidatedSource, validate_source
 from ml.sources.files import load_files
 from ml.sources.online_retail import load_online_retail
 from ml.sources.rees46 import load_rees46
-from ml.sources.simulated_days import DriftParams, simulate_days
-from ml.sources.synthetic import SyntheticParams, generate_store
+from ml.synthetic import SyntheticParams, generate_store
+from ml.synthetic.days import DriftParams, simulate_days
 
 SOURCES = ("synthetic", "online-retail", "rees46", "files", "simulated-days")
 

@@ -44,7 +44,7 @@ def _simulate_drift(args: argparse.Namespace, home: TailorHome) -> int:
     import dagster as dg
 
     from orchestration.lib.runner import run_pipeline
-    from orchestration.lib.settings import home_settings
+    from orchestration.lib.shop_settings import home_settings
 
     started = time.monotonic()
     arrival = run_pipeline(home, simulated_batch(args), job_name="ingest_tailor_job")

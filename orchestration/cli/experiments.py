@@ -1,6 +1,6 @@
 """`tailor experiment create|stop|status|report` (experiments through the registry and the
 reports) and `tailor simulate-traffic` (simulated visitors from the synthetic store's truth
-through the real service: ml/simulation/).
+through the real service: ml/synthetic/).
 
 `create` and `stop` edit `<home>/experiments.yaml` and materialize `experiment_registry` (which
 refuses a changed salt or weights of a started experiment: the file is then put back); the
@@ -75,7 +75,7 @@ def add_parsers(commands) -> None:
 
     simulate = commands.add_parser(
         "simulate-traffic", help="simulated visitors through the service, from the synthetic "
-        "truth", description="Simulated visitors (ml/simulation/) ask the service for their "
+        "truth", description="Simulated visitors (ml/synthetic/) ask the service for their "
         "homepage and click, cart and buy by their true tastes, posting their events; then the "
         "stream is drained and the experiment's report written (a running homepage experiment "
         "is needed: tailor experiment create).")
@@ -345,21 +345,21 @@ def _num(value) -> str:
 def shoppers_of(home: TailorHome):
     """The simulator's truth from this home's warehouse (the synthetic store's; None for a real
     shop's data, which has none)."""
-    from ml.simulation.behaviour import Shoppers
+    from ml.synthetic.responses import SimulatedShoppers
     from orchestration.lib.warehouse import DuckDBWarehouse
 
     warehouse = DuckDBWarehouse(path=str(home.warehouse))
     tables = warehouse.row_counts()
     if not tables.get("truth.user_tastes"):
         return None
-    return Shoppers.from_truth(*(warehouse.read_table(f"truth.{t}")
+    return SimulatedShoppers.from_truth(*(warehouse.read_table(f"truth.{t}")
                                  for t in ("user_tastes", "users", "items")),
                                warehouse.read_table("raw.products"))
 
 
 def _simulate(args: argparse.Namespace, home: TailorHome) -> int:
     from ml.experiments.design import read_definitions
-    from ml.simulation.traffic import simulate_traffic
+    from ml.synthetic.traffic import simulate_traffic
 
     now = datetime.utcnow()
     running = [e for e in read_definitions(home.experiments).experiments

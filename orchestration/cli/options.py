@@ -45,8 +45,8 @@ def add_tuning_trials(parser: argparse.ArgumentParser,
 def tuning_config(args: argparse.Namespace, settings=None) -> dict:
     """--tuning-trials (at least one trial per study) and --tuning-seconds as the op config of
     model_tuning; an option not given takes the settings file's [tuning] value
-    (orchestration.lib.settings.TuningSettings), else the default."""
-    from orchestration.lib.settings import TuningSettings
+    (orchestration.lib.shop_settings.TuningSettings), else the default."""
+    from orchestration.lib.shop_settings import TuningSettings
 
     settings = settings or TuningSettings()
     trials, seconds = args.tuning_trials, getattr(args, "tuning_seconds", None)

@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace, home: TailorHome) -> int:
 def _settings(args: argparse.Namespace, home: TailorHome):
     """The run's settings: --config (checked, then installed as the home's tailor.toml), else
     the file the environment names (TAILOR_CONFIG, else the home's tailor.toml), else defaults."""
-    from orchestration.lib.settings import home_settings, install_settings
+    from orchestration.lib.shop_settings import home_settings, install_settings
     from serving.settings import environment
 
     if args.config is not None:

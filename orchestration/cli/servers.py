@@ -67,7 +67,7 @@ def _stream_worker(args: argparse.Namespace, home: TailorHome) -> int:
     import signal
     import threading
 
-    from ml.online.rules import rules_from_bundle
+    from ml.online.profile_rules import rules_from_bundle
     from orchestration.cli.status import model_store
     from orchestration.lib.seeds import event_type_weights
     from serving.stream.local_redis import redis_for

@@ -164,7 +164,7 @@ def model_store(home: TailorHome):
 
 def _settings() -> dict:
     """The settings file in effect and what it changes from the defaults (or its error)."""
-    from orchestration.lib.settings import read_shop_settings
+    from orchestration.lib.shop_settings import read_shop_settings
     from serving.settings import environment
 
     path = environment().settings_file

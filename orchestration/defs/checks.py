@@ -18,7 +18,7 @@ from ml.point_in_time import TABLES
 from ml.schema import RAW_TABLES
 from orchestration.defs.assets.transforms import mart_key
 from orchestration.lib.reports import ReportStore
-from orchestration.lib.settings import DataGateConfig
+from orchestration.lib.shop_settings import DataGateConfig
 from orchestration.lib.warehouse import DuckDBWarehouse
 
 # Suite name -> (the asset it gates, the relation it reads).
@@ -138,7 +138,7 @@ def data_gate_op_config(
 def settings_op_config(job: dg.JobDefinition) -> dict[str, dict]:
     """The op config the home's settings file gives `job`: its [gates] to each of the job's
     gates, its [tuning] to model_tuning (`run_pipeline`, the retrain sensor and schedule)."""
-    from orchestration.lib.settings import home_settings
+    from orchestration.lib.shop_settings import home_settings
 
     settings = home_settings()
     ops = data_gate_op_config(settings.gate_thresholds(), job)

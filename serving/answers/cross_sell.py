@@ -7,7 +7,7 @@ import numpy as np
 
 from ml.online.profile import Profile
 from serving.answers import id_set, lists
-from serving.answers.candidates import Candidates
+from serving.answers.candidate_list import Candidates
 from serving.schemas import CrossSellRequest, ItemsResponse
 from serving.settings import ServingSettings
 from serving.state import ModelState

@@ -10,7 +10,7 @@ from ml.experiments.assignment import Assignment
 from ml.online.live import UserRows
 from ml.online.profile import Profile
 from serving.answers import lists
-from serving.answers.candidates import Candidates
+from serving.answers.candidate_list import Candidates
 from serving.schemas import Carousel, HomepageRequest, HomepageResponse
 from serving.settings import ServingSettings
 from serving.state import ModelState

@@ -10,7 +10,7 @@ import numpy as np
 
 from ml.online.scorer import Ranked
 from ml.ranking.hybrid import scores_below
-from serving.answers.candidates import Candidates
+from serving.answers.candidate_list import Candidates
 from serving.rules import allowed_mask, diversify
 from serving.settings import ServingSettings
 from serving.state import ModelState

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import redis
 
 from ml.online.profile import Profile, merge, profile_key
-from ml.online.rules import ProfileRules
+from ml.online.profile_rules import ProfileRules
 from ml.sources.contract import parse_live_time
 from serving.stream.redis_stream import encode
 

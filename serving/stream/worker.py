@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from ml.online.rules import ProfileRules
+from ml.online.profile_rules import ProfileRules
 from serving.stream.base import Entry, EventStream
 from serving.stream.exposures import EXPOSURE
 from serving.stream.profiles import ProfileStore

@@ -5,7 +5,7 @@ import pytest
 
 from ml.bundle import load_bundle, save_bundle
 from ml.evaluation.protocols import serve_split
-from ml.ranking.hybrid import Recommender
+from ml.ranking.hybrid import FittedContender
 from ml.ranking.training import train
 from tests.ml.test_training import FAST
 
@@ -35,7 +35,7 @@ def test_a_bundle_of_another_format_is_refused(model, tmp_path):
 
 
 def test_a_single_source_contender_round_trips_without_a_ranker(model, tmp_path):
-    ease = Recommender(model.index, None, "ease")
+    ease = FittedContender(model.index, None, "ease")
     save_bundle(ease, tmp_path, {"version": "v-ease"})
     assert not (tmp_path / "ranker.ubj").exists()
     bundle = load_bundle(tmp_path)

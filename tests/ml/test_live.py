@@ -17,11 +17,11 @@ from ml.evaluation.protocols import serve_split
 from ml.neighbors import recent_profile
 from ml.online.live import LiveRows, UserTables, events_after
 from ml.online.profile import Profile
-from ml.online.rules import rules_for
+from ml.online.profile_rules import rules_for
 from ml.online.scorer import OnlineScorer
 from ml.point_in_time import USER_STATS
 from ml.ranking.features import FEATURES, pair_features
-from ml.ranking.hybrid import Recommender
+from ml.ranking.hybrid import FittedContender
 from ml.ranking.training import RankerParams, TrainingParams, train
 from ml.sources.contract import check_live_event, live_time_text
 from tests.builders import (
@@ -181,7 +181,7 @@ def test_a_model_recommender_ranks_a_visitor_by_the_live_rows(world):
     model, _, _, _, events, plan = world
     user = "new-customer"
     _, _, rows = _live(model, user, events)
-    scorer = OnlineScorer(Recommender(model.index, model.booster))
+    scorer = OnlineScorer(FittedContender(model.index, model.booster))
     ranked = scorer.rank_many([-1], live=[rows])[0]
     assert len(ranked.items) > 0 and np.all(np.diff(ranked.scores) <= 0)
     viewed = {model.index.catalog.item_ids.tolist().index(plan[user][0][1])}

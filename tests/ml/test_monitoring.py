@@ -21,7 +21,7 @@ from ml.monitoring import (
 from ml.ranking.training import train
 from ml.schema import CATEGORY_SEPARATOR, CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS
 from ml.sources.contract import RawSource, validate_source
-from ml.sources.simulated_days import NEW_CATEGORY, DriftParams, simulate_days
+from ml.synthetic.days import NEW_CATEGORY, DriftParams, simulate_days
 from tests.builders import interactions
 from tests.ml.test_training import FAST
 

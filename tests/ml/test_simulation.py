@@ -1,4 +1,4 @@
-"""The simulator's behaviour (ml/simulation/behaviour.py) on the synthetic store's truth: the
+"""The simulator's behaviour (ml/synthetic/responses.py) on the synthetic store's truth: the
 outcomes it draws agree with the expectations it reports (so the true lift it states is the
 one its visitors produce), taste matters, and position matters."""
 
@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.simulation.behaviour import Shoppers
-from ml.sources.synthetic import SyntheticParams, generate_store
+from ml.synthetic import SyntheticParams, generate_store
+from ml.synthetic.responses import SimulatedShoppers
 
 
 @pytest.fixture(scope="module")
-def shoppers() -> Shoppers:
+def shoppers() -> SimulatedShoppers:
     store = generate_store(SyntheticParams(n_users=200, n_items=150, days=30))
-    return Shoppers.from_truth(store.truth["user_tastes"], store.truth["users"],
+    return SimulatedShoppers.from_truth(store.truth["user_tastes"], store.truth["users"],
                                store.truth["items"], store.products)
 
 

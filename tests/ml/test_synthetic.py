@@ -14,7 +14,7 @@ from ml.schema import (
     EVENT_TYPES,
     PRODUCT_COLUMNS,
 )
-from ml.sources.synthetic import CATALOG, LIFECYCLES, SyntheticParams, generate_store
+from ml.synthetic import CATALOG, LIFECYCLES, SyntheticParams, generate_store
 
 TINY = SyntheticParams(seed=3, n_users=150, n_items=80, days=30)
 N_SUBCATEGORIES = sum(len(subs) for subs in CATALOG.values())

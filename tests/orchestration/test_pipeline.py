@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ml.sources.synthetic import SyntheticParams, generate_store
+from ml.synthetic import SyntheticParams, generate_store
 from orchestration.cli import build_parser, main
 from orchestration.cli.options import tuning_config
 from orchestration.cli.pipeline import demo_as_run

@@ -1,6 +1,6 @@
-"""The shop's settings file (orchestration/lib/settings.py): checked with errors naming the table
-and key, installed in the home, and turned into the run's config; the files source maps a shop's
-own column names onto the contract."""
+"""The shop's settings file (orchestration/lib/shop_settings.py): checked with errors naming the
+table and key, installed in the home, and turned into the run's config; the files source maps a
+shop's own column names onto the contract."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from ml.sources.files import check_files, load_files
 from orchestration.cli.options import tuning_config
-from orchestration.lib.settings import install_settings, read_shop_settings
+from orchestration.lib.shop_settings import install_settings, read_shop_settings
 
 SETTINGS = """
 [columns.events]

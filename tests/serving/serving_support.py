@@ -23,7 +23,7 @@ from ml.data import Catalog, EventLog
 from ml.evaluation.protocols import serve_split
 from ml.ranking.features import RankerParams
 from ml.ranking.training import TrainingParams, train
-from ml.sources.synthetic import SyntheticParams, generate_store
+from ml.synthetic import SyntheticParams, generate_store
 from serving import serve_command
 from serving.process import free_port, start_until_ready, stop
 from tests.builders import event_weights, interactions, products, split_features

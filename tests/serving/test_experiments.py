@@ -1,4 +1,4 @@
-"""Experiments in the answers (serving/experiments.py with ml/experiments/assignment.py), in
+"""Experiments in the answers (serving/experiment_arms.py with ml/experiments/assignment.py), in
 process: every answer on the experiment's placement names the experiment and the visitor's
 sticky arm, the control arm gets the non-personalized answer of the same code path, visitors
 without consent are left out, and each answer's exposure is logged once, cached or not. Over

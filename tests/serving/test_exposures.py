@@ -81,7 +81,7 @@ def test_past_the_cap_the_oldest_are_dropped_and_counted(tmp_path, monkeypatch):
 
 
 def test_stream_workers_acknowledge_exposures_without_a_profile(redis_server):
-    from ml.online.rules import ProfileRules
+    from ml.online.profile_rules import ProfileRules
     from serving.stream.profiles import ProfileStore
     from serving.stream.worker import StreamWorker, WorkerSettings
 

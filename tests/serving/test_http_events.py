@@ -10,7 +10,7 @@ import time
 import pytest
 from serving_support import run_worker_until_applied, serve_with_stream, stop_server
 
-from ml.online.rules import rules_for
+from ml.online.profile_rules import rules_for
 from orchestration.lib.seeds import event_type_weights
 from serving.stream.profiles import ProfileStore
 from serving.stream.redis_stream import RedisEventStream, connect

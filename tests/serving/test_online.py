@@ -10,7 +10,7 @@ import pytest
 from ml.candidates import NEIGHBOR_SOURCES
 from ml.online.scorer import OnlineScorer
 from ml.ranking.features import FEATURES, pair_features
-from ml.ranking.hybrid import Recommender
+from ml.ranking.hybrid import FittedContender
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def test_a_single_source_contender_serves_what_it_was_judged_on(trained, contend
                                                               exclude_purchased):
     """No booster: the source's own ranking, padded with trending, as recommend_source gives."""
     index = trained.bundle.model.index
-    model = Recommender(index, None, contender)
+    model = FittedContender(index, None, contender)
     online = OnlineScorer(model)
     assert online.predict is None and online.source == model.source
     for user in users_with_history(index).tolist()[:80]:

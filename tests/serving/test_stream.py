@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from ml.online.rules import ProfileRules
+from ml.online.profile_rules import ProfileRules
 from orchestration.lib.seeds import event_type_weights
 from serving.stream.profiles import ProfileStore
 from serving.stream.redis_stream import DEAD_LETTERS, RedisEventStream, connect

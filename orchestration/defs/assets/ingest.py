@@ -15,9 +15,9 @@ import dagster as dg
 
 from ml.sources.contract import ValidatedSource, validate_source
 from ml.sources.load import LoadedSource, SourceRequest, StoredTables, load_source
-from ml.sources.simulated_days import DriftParams
 from ml.sources.stream import stream_source
-from ml.sources.synthetic import SyntheticParams
+from ml.synthetic import SyntheticParams
+from ml.synthetic.days import DriftParams
 from orchestration.lib.ingest import (
     append_exposures,
     append_load,
@@ -50,7 +50,7 @@ class RawShopDataConfig(dg.Config):
     synthetic_seed: int = 7
     # simulated-days (append only): the next days of the stored shop, with a shift in behaviour.
     simulated_days: int = 7
-    simulated_shift: Literal["none", "taste", "new-category"] = "none"  # ml.sources.simulated_days
+    simulated_shift: Literal["none", "taste", "new-category"] = "none"  # ml.synthetic.days
     simulated_seed: int = 0
     # stream (append only): at most this many of the service's accepted events per run.
     stream_batch: int = 50_000

@@ -1,4 +1,9 @@
-"""The synthetic store: Tailor's built-in demo shop, generated from a hidden truth.
+"""Data nobody has to download, all generated from one hidden truth: the synthetic store (this
+module: Tailor's built-in demo shop), its next days with or without a shift in behaviour
+(`days`: the drift demo and benchmark), and visitors who react to the real service's answers
+(`responses`: click, cart and purchase probabilities by taste, price and position; `traffic`:
+their requests and events over HTTP, `tailor simulate-traffic`), whose true lift of
+personalization is known, so experiment statistics can be checked against it.
 
 Generative story (everything drawn from one `numpy.random.default_rng(seed)`):
 
@@ -32,16 +37,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.sources.synthetic.behaviour import LIFECYCLES
-from ml.sources.synthetic.catalog import build_catalog, subcategories
-from ml.sources.synthetic.frames import (
+from ml.synthetic.behaviour import LIFECYCLES
+from ml.synthetic.catalog import build_catalog, subcategories
+from ml.synthetic.frames import (
     customers_frame,
     events_frame,
     make_ids,
     products_frame,
     truth_tables,
 )
-from ml.sources.synthetic.shoppers import (
+from ml.synthetic.shoppers import (
     draw_browse_sessions,
     draw_replenish_sessions,
     draw_shoppers,
@@ -49,8 +54,8 @@ from ml.sources.synthetic.shoppers import (
     make_window,
     merge_sessions,
 )
-from ml.sources.synthetic.visits import draw_funnel, draw_returns, draw_views, time_sessions
-from ml.sources.synthetic.words import CATALOG
+from ml.synthetic.visits import draw_funnel, draw_returns, draw_views, time_sessions
+from ml.synthetic.words import CATALOG
 
 __all__ = ["SyntheticParams", "SyntheticStore", "generate_store", "CATALOG", "LIFECYCLES"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml.schema import CATEGORY_SEPARATOR
-from ml.sources.synthetic.behaviour import (
+from ml.synthetic.behaviour import (
     DAY,
     NEW_ITEM_SHARE,
     OUT_OF_STOCK_SHARE,
@@ -15,7 +15,7 @@ from ml.sources.synthetic.behaviour import (
     TIER_ITEMS,
     TIER_PRICE,
 )
-from ml.sources.synthetic.words import ADJECTIVES, BRANDS, CATALOG, COLOURS, DESCRIPTION, TIERS
+from ml.synthetic.words import ADJECTIVES, BRANDS, CATALOG, COLOURS, DESCRIPTION, TIERS
 
 BRAND_NAMES = np.array(list(BRANDS), dtype=object)
 BRAND_TOP = np.array([list(CATALOG).index(top) for top, _ in BRANDS.values()])
@@ -39,7 +39,7 @@ class Subcategories:
 
 
 @dataclass(frozen=True)
-class Catalog:
+class SyntheticCatalog:
     """Items in id order, which is arrival order; item i is row i of every array."""
 
     sub: np.ndarray  # subcategory index
@@ -83,7 +83,7 @@ def subcategories() -> Subcategories:
 
 def build_catalog(
     rng: np.random.Generator, subs: Subcategories, n_items: int, horizon: float
-) -> Catalog:
+) -> SyntheticCatalog:
     """Draw the assortment, number it in arrival order, and give every item a title and text."""
     sub, is_new = _draw_assortment(rng, subs, n_items)
     brand = _assign_brands(rng, subs, sub)
@@ -105,7 +105,7 @@ def build_catalog(
         a[order] for a in (sub, brand, price, price_z, appeal, created, in_stock, stock_out)
     )
     titles, descriptions = _write_texts(rng, subs, sub, brand)
-    return Catalog(
+    return SyntheticCatalog(
         sub=sub,
         brand=brand,
         price=price,

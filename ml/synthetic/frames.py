@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from ml.schema import CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS
-from ml.sources.synthetic.behaviour import DAY, LIFECYCLES, NEW
-from ml.sources.synthetic.catalog import BRAND_NAMES, Catalog, Subcategories
-from ml.sources.synthetic.shoppers import SESSION_KINDS, Sessions, Shoppers, Staples, Window
-from ml.sources.synthetic.visits import Funnel, Timing, Views
-from ml.sources.synthetic.words import AGE_BANDS, AGE_P, COUNTRIES, COUNTRY_P, GENDER_P, GENDERS
+from ml.synthetic.behaviour import DAY, LIFECYCLES, NEW
+from ml.synthetic.catalog import BRAND_NAMES, Subcategories, SyntheticCatalog
+from ml.synthetic.shoppers import SESSION_KINDS, Sessions, Shoppers, Staples, Window
+from ml.synthetic.visits import Funnel, Timing, Views
+from ml.synthetic.words import AGE_BANDS, AGE_P, COUNTRIES, COUNTRY_P, GENDER_P, GENDERS
 
 # In funnel order, so that sorting by code keeps a view's simultaneous events in that order.
 EV_VIEW, EV_CART, EV_REMOVE, EV_PURCHASE, EV_RETURN = range(5)
@@ -45,7 +45,7 @@ def events_frame(
     funnel: Funnel,
     timing: Timing,
     returns: tuple[np.ndarray, np.ndarray],
-    catalog: Catalog,
+    catalog: SyntheticCatalog,
     ids: Ids,
     window: Window,
 ) -> pd.DataFrame:
@@ -113,7 +113,8 @@ def _order_events(
     return row[order], kind[order], at[order], session[order]
 
 
-def products_frame(catalog: Catalog, subs: Subcategories, ids: Ids, window: Window) -> pd.DataFrame:
+def products_frame(catalog: SyntheticCatalog, subs: Subcategories, ids: Ids,
+                   window: Window) -> pd.DataFrame:
     """The products table."""
     return _frame(
         PRODUCT_COLUMNS,
@@ -188,7 +189,7 @@ def _pick(rng: np.random.Generator, choices: tuple, p: tuple, n: int) -> np.ndar
 
 def truth_tables(
     shoppers: Shoppers,
-    catalog: Catalog,
+    catalog: SyntheticCatalog,
     subs: Subcategories,
     staples: Staples,
     sessions: Sessions,

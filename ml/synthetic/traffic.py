@@ -1,6 +1,6 @@
 """Simulated visitors against the real HTTP service (`tailor simulate-traffic`).
 
-Each visitor asks POST /homepage for their carousels, reacts as ml/simulation/behaviour.py says,
+Each visitor asks POST /homepage for their carousels, reacts as ml/synthetic/responses.py says,
 and posts what they did through POST /events, as a shop's front end would: clicks, carts and
 purchases of shown items carry the answer's request_id; an organic purchase carries none. Two
 kinds of visitor:
@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import httpx
 import numpy as np
 
-from ml.simulation.behaviour import Shoppers
+from ml.synthetic.responses import SimulatedShoppers
 
 VIEWS = 2
 EVENTS_PER_POST = 200
@@ -91,7 +91,7 @@ def _time(moment: datetime) -> str:
 class _Visitors:
     """One worker thread's share of the visitors, with its own client and random stream."""
 
-    def __init__(self, url: str, shoppers: Shoppers, run: str, seed: int, k: int) -> None:
+    def __init__(self, url: str, shoppers: SimulatedShoppers, run: str, seed: int, k: int) -> None:
         self.http = httpx.Client(base_url=url, timeout=30)
         self.shoppers = shoppers
         self.run = run
@@ -197,8 +197,8 @@ class _Visitors:
                 **ids, **fields}
 
 
-def simulate_traffic(url: str, shoppers: Shoppers, visitors: int, customer_share: float = 0.1,
-                     seed: int = 0, concurrency: int = 8, k: int = 10,
+def simulate_traffic(url: str, shoppers: SimulatedShoppers, visitors: int,
+                     customer_share: float = 0.1, seed: int = 0, concurrency: int = 8, k: int = 10,
                      run: str | None = None) -> TrafficResult:
     """`visitors` simulated visits against the service at `url` (see the module docstring)."""
     rng = np.random.default_rng(seed)

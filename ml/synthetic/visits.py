@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.sources.synthetic.behaviour import (
+from ml.synthetic.behaviour import (
     DAY,
     LC_BUY,
     LC_CART,
@@ -21,8 +21,8 @@ from ml.sources.synthetic.behaviour import (
     SESSION_MARGIN,
     STAY_ON_INTENT,
 )
-from ml.sources.synthetic.catalog import Catalog, Subcategories
-from ml.sources.synthetic.shoppers import REPLENISH, Sessions, Shoppers, Window, sample_rows
+from ml.synthetic.catalog import Subcategories, SyntheticCatalog
+from ml.synthetic.shoppers import REPLENISH, Sessions, Shoppers, Window, sample_rows
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def draw_views(
     rng: np.random.Generator,
     sessions: Sessions,
     shoppers: Shoppers,
-    catalog: Catalog,
+    catalog: SyntheticCatalog,
     subs: Subcategories,
     window: Window,
 ) -> Views:
@@ -117,7 +117,7 @@ def _choose_items(
     plan: Views,
     sessions: Sessions,
     shoppers: Shoppers,
-    catalog: Catalog,
+    catalog: SyntheticCatalog,
     n_sub: int,
     horizon: float,
 ) -> np.ndarray:
@@ -161,7 +161,7 @@ def _pick_items(
     seen_at: np.ndarray,
     sens: np.ndarray,
     pop: np.ndarray,
-    catalog: Catalog,
+    catalog: SyntheticCatalog,
 ) -> np.ndarray:
     """Gumbel-max pick among `cands` by appeal x popularity x price fit x recency, per view."""
     age = seen_at[:, None] - catalog.created[cands][None, :]
@@ -180,7 +180,7 @@ def draw_funnel(
     views: Views,
     sessions: Sessions,
     shoppers: Shoppers,
-    catalog: Catalog,
+    catalog: SyntheticCatalog,
     subs: Subcategories,
 ) -> Funnel:
     """Dwell, add-to-cart and purchase of every view; the odds grow with taste fit and fall with

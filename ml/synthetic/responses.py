@@ -13,8 +13,8 @@ subcategory elsewhere in the shop (the same in every arm: it dilutes every lift,
 does). Clicks, carts and purchases of shown items carry the answer's request_id.
 
 Because these are probabilities, a visitor's expected outcomes under an answer are exact
-(`Shoppers.expected`): the true effect of personalization over control is known, and so is the
-truth the experiment's statistics must find.
+(`SimulatedShoppers.expected`): the true effect of personalization over control is known, and so
+is the truth the experiment's statistics must find.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Expected:
 
 
 @dataclass(frozen=True)
-class Shoppers:
+class SimulatedShoppers:
     """The truth the simulator draws from, as arrays indexed by customer and by item."""
 
     user_ids: np.ndarray  # the customers of the store
@@ -57,7 +57,7 @@ class Shoppers:
 
     @classmethod
     def from_truth(cls, user_tastes: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame,
-                   products: pd.DataFrame) -> Shoppers:
+                   products: pd.DataFrame) -> SimulatedShoppers:
         """From the warehouse's truth.user_tastes, truth.users, truth.items and raw.products."""
         subs = sorted(user_tastes["category_path"].astype(str).unique())
         sub_index = {s: i for i, s in enumerate(subs)}

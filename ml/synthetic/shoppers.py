@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.sources.synthetic.behaviour import (
+from ml.synthetic.behaviour import (
     BARGAIN,
     CHURNER,
     DAY,
@@ -22,8 +22,8 @@ from ml.sources.synthetic.behaviour import (
     PRICE_FIT,
     WEEKDAY,
 )
-from ml.sources.synthetic.catalog import Catalog, Subcategories
-from ml.sources.synthetic.words import CATALOG
+from ml.synthetic.catalog import Subcategories, SyntheticCatalog
+from ml.synthetic.words import CATALOG
 
 SESSION_KINDS = ("browse", "replenish")
 BROWSE, REPLENISH = range(2)
@@ -174,7 +174,7 @@ def draw_browse_sessions(
 
 
 def draw_staples(
-    rng: np.random.Generator, shoppers: Shoppers, catalog: Catalog, subs: Subcategories
+    rng: np.random.Generator, shoppers: Shoppers, catalog: SyntheticCatalog, subs: Subcategories
 ) -> Staples:
     """Who rebuys which consumable: users with a taste for one (loyal users most readily) pick
     an item of their favourite consumable subcategory that predates the window."""
