@@ -11,9 +11,11 @@
                            sequence, repeat, trending, segment) in one CandidateIndex
     neighbors.py           the item-to-item matrices of the neighbour sources
     ranking/               pair features and the XGBoost re-ranker, the contenders (the hybrid
-                           and each source alone), training on a split, Optuna tuning
-    evaluation/            metrics, the protocols (splits), model selection, the promotion rule,
-                           the reports and the model card
+                           and each source alone), training and evaluate on a split, every
+                           contender fit and judged on every split (contenders.py), Optuna
+                           tuning
+    evaluation/            metrics, the protocols (splits), the selection rule, the promotion
+                           rule, the reports' and model card's shapes: never fits a model
     challenger.py          everything a promoted model carries, built and written once
     bundle.py, consent.py  the serving bundle's files; the consent snapshot it carries
     kernels.py             compiled steps training and serving share

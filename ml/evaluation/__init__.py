@@ -5,5 +5,8 @@
   picks the headline one;
 - `selection`: which contender becomes the challenger;
 - `promotion`: the rule a challenger must pass to replace the champion;
-- `reports`: the tuning report, the evaluation report and the model card, as plain dicts.
+- `reports`: the shapes of the tuning report, the evaluation report and the model card, as plain
+  dicts.
+Nothing here fits a model (no import of `ml.ranking`): fitting and judging the contenders is
+`ml.ranking.contenders`, and `ml.ranking.training.evaluate` scores a fitted one with `metrics`.
 """

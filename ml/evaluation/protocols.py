@@ -32,6 +32,9 @@ import pandas as pd
 
 from ml.data import EVENT_CODES, EventLog, Windows, relevant_purchases
 
+# What a split judges: every relevant item (all), or only items new to the customer (new).
+TARGETS = ("all", "new")
+
 PROTOCOLS = ("calendar", "last_basket")
 STAGES = ("validation", "test")
 VALIDATION_FOLDS = 2  # time-based cross-validation: validation folds 0 and 1 (tuning)

@@ -5,12 +5,14 @@ same validation split) and the challenger's model card."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ml.data import Catalog, EventLog, Windows
-from ml.evaluation.protocols import PROTOCOLS, STAGES, headline_protocol, protocol_split
-from ml.evaluation.selection import CHAMPION, METRIC, select
-from ml.point_in_time import FeatureStore
-from ml.ranking.training import TARGETS, TrainingParams, evaluate, train
+from ml.evaluation.protocols import TARGETS
+from ml.evaluation.selection import METRIC
+
+if TYPE_CHECKING:
+    from ml.ranking.training import TrainingParams
 
 
 def tuning_report(best: TrainingParams, trials: list[dict], windows: Windows,
@@ -18,66 +20,6 @@ def tuning_report(best: TrainingParams, trials: list[dict], windows: Windows,
     """`protocol`: the one tuning used, chosen from `requested` (auto, or a protocol)."""
     return {"best": best.to_dict(), "trials": trials, "windows": windows.describe(),
             "protocol": protocol, "protocol_requested": requested}
-
-
-def contender_results(log: EventLog, catalog: Catalog, windows: Windows,
-                      params: TrainingParams, features: FeatureStore) -> dict:
-    """protocol -> stage -> `evaluate(...)`: `params` fit on the validation and test split of both
-    protocols (one fit per split serves every contender), every contender judged."""
-    return _evaluate_protocols(log, catalog, windows, params, STAGES, features)
-
-
-def evaluation_report(
-    log: EventLog,
-    catalog: Catalog,
-    windows: Windows,
-    params: TrainingParams,
-    features: FeatureStore,
-    champion: dict | None = None,
-    protocol: str = "auto",
-    results: dict | None = None,
-) -> dict:
-    """The report of `contender_results` (`results`, computed here when not given); the headline
-    protocol (`headline_protocol`); and the selection (on validation), in which the champion
-    ({"tag", "metadata": {"params", "contender"}}), its settings refit on this data, competes as
-    `CHAMPION`. When the champion's settings win, they are the challenger's, and the report's
-    tables are theirs."""
-    headline_name, why = headline_protocol(log, windows, protocol)
-    if results is None:
-        results = contender_results(log, catalog, windows, params, features)
-    contender, champion_ndcg = None, None
-    if champion is None:
-        selection = select({p: results[p]["validation"] for p in PROTOCOLS})
-    else:
-        champion_params = TrainingParams.from_dict(champion["metadata"]["params"])
-        champion_contender = champion["metadata"].get("contender", "hybrid")
-        refit = (results if champion_params == params else
-                 _evaluate_protocols(log, catalog, windows, champion_params, ("validation",),
-                                     features))
-        selection = select({p: _with_champion(results[p]["validation"],
-                                              refit[p]["validation"], champion_contender)
-                            for p in PROTOCOLS})
-        champion_ndcg = contender_ndcg(refit[headline_name]["validation"], champion_contender)
-        if selection["winner"] == CHAMPION:  # keep the champion's settings, on newer data
-            params, contender = champion_params, champion_contender
-            results = {p: {"validation": refit[p]["validation"],
-                           "test": _evaluate_on(log, catalog, windows, params, p, "test",
-                                                features)}
-                       for p in PROTOCOLS}
-    contender = contender or selection["winner"]
-    return {
-        "windows": windows.describe(),
-        "params": params.to_dict(),
-        "protocol": headline_name,
-        "protocol_reason": why,
-        "protocols": results,
-        "selection": selection,
-        "contender": contender,
-        "challenger_validation_ndcg@10": contender_ndcg(results[headline_name]["validation"],
-                                                contender),
-        "champion": champion and champion["tag"],
-        "champion_validation_ndcg@10": champion_ndcg,
-    }
 
 
 def contender_view(results: dict, contender: str) -> dict:
@@ -126,24 +68,6 @@ def assemble(views: list[dict]) -> dict:
     return results
 
 
-def _with_champion(validation: dict, refit: dict, contender: str) -> dict:
-    """`validation` with a `CHAMPION` row per target: the champion's contender, refit."""
-    with_champion = {}
-    for target in TARGETS:
-        entry, row = validation[target], refit[target]["models"].get(contender)
-        with_champion[target] = (entry if row is None else
-                                 {**entry, "models": {**entry["models"], CHAMPION: row}})
-    return with_champion
-
-
-def _evaluate_protocols(log: EventLog, catalog: Catalog, windows: Windows,
-                        params: TrainingParams, stages: tuple[str, ...], features: FeatureStore
-                        ) -> dict:
-    return {p: {stage: _evaluate_on(log, catalog, windows, params, p, stage, features)
-                for stage in stages}
-            for p in PROTOCOLS}
-
-
 def headline(report: dict, stage: str) -> dict:
     """The headline protocol's evaluation of one stage (what tables and the gate show first)."""
     return report["protocols"][report["protocol"]][stage]
@@ -154,18 +78,6 @@ def contender_ndcg(evaluation: dict, contender: str) -> float | None:
     (the split judged nobody, or the contender could not compete)."""
     row = evaluation["all"]["models"].get(contender)
     return None if row is None else row[METRIC]
-
-
-def _evaluate_on(log: EventLog, catalog: Catalog, windows: Windows, params: TrainingParams,
-                 protocol: str, stage: str, features: FeatureStore) -> dict:
-    split = protocol_split(log, windows, protocol, stage)
-    try:
-        model = train(log, catalog, split, params, features)
-        skipped = {}
-    except ValueError as error:  # no label to learn a re-ranker from: the sources still compete
-        model = train(log, catalog, split, params, features, contender="popularity")
-        skipped = {"hybrid": str(error)}
-    return {**evaluate(model, split), "skipped": skipped}
 
 
 def model_card(run_id: str, code_version: str, log: EventLog, catalog: Catalog,

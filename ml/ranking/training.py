@@ -23,7 +23,7 @@ import pandas as pd
 from ml.candidates import SOURCES, AlsParams, CandidateIndex, CandidateParams, fit_index
 from ml.data import Catalog, EventLog
 from ml.evaluation.metrics import ranking_report
-from ml.evaluation.protocols import Split, per_user_labels
+from ml.evaluation.protocols import TARGETS, Split, per_user_labels
 from ml.point_in_time import FeatureStore
 from ml.ranking.features import RankerParams, fit_ranker, labels_for, pair_features, score_pairs
 from ml.ranking.hybrid import (
@@ -35,7 +35,6 @@ from ml.ranking.hybrid import (
 )
 from ml.schema import GUEST_PREFIX
 
-TARGETS = ("all", "new")
 K = 20  # recommendations scored per user (Recall@20 needs 20)
 # History-length buckets of the per-bucket report: prior interactions (events) of the user.
 BUCKETS = (("1", 1, 1), ("2-4", 2, 4), ("5-15", 5, 15), ("16+", 16, np.inf))

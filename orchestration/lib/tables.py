@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ml.evaluation.protocols import TARGETS
 from ml.ranking.hybrid import CONTENDERS
-from ml.ranking.training import TARGETS
 
 # Evaluation report key -> column header, in table order: the one list of what a table shows.
 METRIC_HEADERS = {

@@ -18,12 +18,11 @@ from ml.evaluation.protocols import headline_protocol
 from ml.evaluation.reports import (
     assemble,
     contender_ndcg,
-    contender_results,
     contender_view,
-    evaluation_report,
     headline,
     tuning_report,
 )
+from ml.ranking.contenders import contender_results, evaluation_report
 from ml.ranking.hybrid import CONTENDERS
 from ml.ranking.training import TrainingParams
 from ml.ranking.tuning import TuningBudget, tune
