@@ -124,4 +124,4 @@ def test_a_broken_published_file_keeps_the_experiments_the_service_had(trained, 
     assert served.recommend(RecommendRequest(user_id=user), "r").experiment == (
         "homepage-carousel-2026-12")
     broken = Engine(ServingSettings(experiments_path=path, request_logs=False))  # a new worker
-    assert not broken.experiments  # starts, without experiments, instead of failing
+    assert not broken.published.running  # starts, without experiments, instead of failing
