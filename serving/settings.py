@@ -31,7 +31,8 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from serving import REPO_ROOT
+
 SETTINGS_FILE = "tailor.toml"  # a home's settings file
 SERVING_ENV_PREFIX = "TAILOR_SERVING_"
 RETIRED_CONFIG_ENV = "TAILOR_SERVING_CONFIG"  # the service's own settings file, before tailor.toml

@@ -7,7 +7,6 @@ unit tests of the models need the same shape in milliseconds, with weights from 
 from __future__ import annotations
 
 import atexit
-import csv
 import itertools
 import os
 import shutil
@@ -32,13 +31,14 @@ WEAK_RANKER = {"source_trials": 1, "ranker_trials": 1,
                "start": {"ranker": {"rounds": 3, "max_depth": 2}}}
 
 TRANSFORMS = Path(__file__).parents[1] / "transforms"
-WEIGHTS_SEED = TRANSFORMS / "seeds" / "event_type_weights.csv"
 EVENT_NAMES = {code: name for name, code in EVENT_CODES.items()}
 
 
 def event_weights() -> dict[str, float]:
-    with WEIGHTS_SEED.open() as f:
-        return {row["event_type"]: float(row["weight"]) for row in csv.DictReader(f)}
+    """dbt's seed (orchestration.lib.seeds reads it for the stream workers too)."""
+    from orchestration.lib.seeds import event_type_weights
+
+    return event_type_weights()
 
 
 def interactions(events: pd.DataFrame) -> pd.DataFrame:

@@ -150,9 +150,9 @@ def _settings(args: argparse.Namespace, home: TailorHome):
     from serving.settings import environment
 
     if args.config is not None:
-        if environment().config is not None:
-            raise ValueError(f"TAILOR_CONFIG names {environment().config} already: give the "
-                             "settings file one way")
+        if (named := environment().config) is not None:
+            raise ValueError(f"TAILOR_CONFIG names {named} already: give the settings file "
+                             "one way")
         path = install_settings(args.config, home.root)
         print(f"tailor: settings from {args.config}, kept as {path}", file=sys.stderr)
     return home_settings()

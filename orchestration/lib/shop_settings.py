@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from expectations.params import SuiteParams
 from ml.schema import CUSTOMER_COLUMNS, EVENT_COLUMNS, PRODUCT_COLUMNS
-from serving.settings import SETTINGS_FILE, ServingSettings, read_settings_file
+from serving.settings import SETTINGS_FILE, ServingSettings, environment, read_settings_file
 
 CONTRACT_COLUMNS = {"events": EVENT_COLUMNS, "products": PRODUCT_COLUMNS,
                     "customers": CUSTOMER_COLUMNS}
@@ -155,8 +155,6 @@ def read_shop_settings(path: Path | None) -> ShopSettings:
 
 def home_settings() -> ShopSettings:
     """The settings the environment names: TAILOR_CONFIG, else the home's tailor.toml."""
-    from serving.settings import environment
-
     return read_shop_settings(environment().settings_file)
 
 
